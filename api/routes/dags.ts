@@ -1,0 +1,94 @@
+// DAG routes: post a DAG file, list, read, pause and delete DAGs, and the bundle workers fetch.
+import type { FastifyInstance } from "fastify";
+import { deleteDag, getBundle, getDag, listDags, saveDagVersion, setPaused } from "../../scheduler/dags.repository.ts";
+import { workerMayRead } from "../auth.ts";
+import type { ApiDeps } from "../deps.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
+import { dagBody, decodeCursor, encodeCursor, taskSummaries } from "../serialize.ts";
+import { pageLimit } from "./paging.ts";
+
+export const MAX_DAG_SOURCE_BYTES = 1024 * 1024;
+
+function sourceFrom(body: unknown): string {
+  if (typeof body === "string") return body;
+  if (body && typeof body === "object" && typeof (body as { source?: unknown }).source === "string") {
+    return (body as { source: string }).source;
+  }
+  throw badRequest('Send the DAG file as the body (Content-Type: application/typescript or text/plain), or as JSON {"source": "..."}.');
+}
+
+export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post("/api/v1/dags", { bodyLimit: MAX_DAG_SOURCE_BYTES }, async (req, reply) => {
+    const source = sourceFrom(req.body);
+    if (source.trim() === "") throw badRequest("The DAG file is empty.");
+    const compiled = await deps.compile(source);
+    if (!compiled.ok) {
+      const { code, message, ...where } = compiled.error;
+      throw new ApiError(422, code, message, Object.keys(where).length > 0 ? where : undefined);
+    }
+    const saved = await saveDagVersion(deps.db, { definition: compiled.definition, source, bundle: compiled.bundle });
+    deps.log.info(saved.created ? "dag version saved" : "dag unchanged", { dagId: compiled.definition.dagId, version: saved.version });
+    return reply.status(201).send({
+      dagId: compiled.definition.dagId,
+      version: saved.version,
+      created: saved.created,
+      tasks: taskSummaries(compiled.definition),
+    });
+  });
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>("/api/v1/dags", async (req) => {
+    const limit = pageLimit(req.query.limit, 100, 1000);
+    let after: string | undefined;
+    if (req.query.cursor) {
+      const c = decodeCursor(req.query.cursor);
+      if (!c || typeof c[0] !== "string") throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
+      after = c[0];
+    }
+    const dags = await listDags(deps.db, { limit: limit + 1, after });
+    const page = dags.slice(0, limit);
+    return {
+      dags: page.map(dagBody),
+      nextCursor: dags.length > limit ? encodeCursor([page[page.length - 1]!.dagId]) : null,
+    };
+  });
+
+  app.get<{ Params: { dagId: string } }>("/api/v1/dags/:dagId", async (req) => {
+    const dag = await getDag(deps.db, req.params.dagId);
+    if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
+    return dagBody(dag);
+  });
+
+  app.patch<{ Params: { dagId: string }; Body: unknown }>("/api/v1/dags/:dagId", async (req) => {
+    const body = req.body as { paused?: unknown } | null;
+    if (!body || typeof body !== "object" || typeof body.paused !== "boolean") {
+      throw badRequest('Send JSON {"paused": true} or {"paused": false}.');
+    }
+    if (!(await setPaused(deps.db, req.params.dagId, body.paused))) throw notFound("DAG", req.params.dagId, "dag_not_found");
+    await deps.db.notify("ferry_wakeup", "runs");
+    return dagBody((await getDag(deps.db, req.params.dagId))!);
+  });
+
+  app.delete<{ Params: { dagId: string } }>("/api/v1/dags/:dagId", async (req, reply) => {
+    const outcome = await deleteDag(deps.db, req.params.dagId);
+    if (outcome === "not_found") throw notFound("DAG", req.params.dagId, "dag_not_found");
+    if (outcome === "has_active_runs") {
+      throw new ApiError(409, "dag_has_active_runs", "The DAG has runs that are queued or running (or Pods not yet cleaned up): cancel them first, then delete.");
+    }
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: { dagId: string; version: string } }>(
+    "/api/v1/dags/:dagId/versions/:version/bundle",
+    { config: { allowWorker: true } },
+    async (req, reply) => {
+      const version = Number(req.params.version);
+      if (!Number.isInteger(version) || version < 1) throw badRequest("version must be a positive whole number.");
+      if (!workerMayRead(req, deps.auth.workerSecret, req.params.dagId, version)) {
+        throw new ApiError(403, "forbidden", "This token does not open that DAG version.");
+      }
+      const bundle = await getBundle(deps.db, req.params.dagId, version);
+      if (bundle === null) throw notFound("DAG version", `${req.params.dagId}@${version}`, "dag_version_not_found");
+      return reply.type("application/javascript; charset=utf-8").send(bundle);
+    },
+  );
+}

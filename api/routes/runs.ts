@@ -1,0 +1,152 @@
+// Run routes: trigger, list, read, cancel, and clear a task (run it again, with what depends on it).
+import type { FastifyInstance } from "fastify";
+import { notifyWakeup } from "../../db/wakeup.ts";
+import { getDag, getDagVersion } from "../../scheduler/dags.repository.ts";
+import { downstreamOf } from "../../scheduler/run-planner.ts";
+import {
+  cancelRun,
+  createRun,
+  getRun,
+  listRuns,
+  listTaskInstances,
+  listTaskViews,
+  lockRun,
+  reopenRun,
+  resetTasks,
+} from "../../scheduler/runs.repository.ts";
+import { RUN_STATES, type RunState } from "../../scheduler/states.ts";
+import type { ApiDeps } from "../deps.ts";
+import { ApiError, badRequest, notFound } from "../errors.ts";
+import { decodeCursor, encodeCursor, runBody, taskBody } from "../serialize.ts";
+import { pageLimit } from "./paging.ts";
+
+const RUN_ID = /^[A-Za-z0-9_.:+@-]{1,250}$/;
+
+interface TriggerBody {
+  params?: unknown;
+  logicalDate?: unknown;
+  runId?: unknown;
+}
+
+function parseTrigger(body: unknown): { params: Record<string, unknown>; logicalDate: Date | null; runId: string | null } {
+  if (body === undefined || body === null) return { params: {}, logicalDate: null, runId: null };
+  if (typeof body !== "object" || Array.isArray(body)) throw badRequest('Send a JSON object: {"params"?, "logicalDate"?, "runId"?}.');
+  const b = body as TriggerBody;
+  const unknownKeys = Object.keys(b).filter((k) => !["params", "logicalDate", "runId"].includes(k));
+  if (unknownKeys.length > 0) throw badRequest(`Unknown field(s) ${unknownKeys.join(", ")}: a trigger takes params, logicalDate and runId.`);
+  if (b.params !== undefined && (typeof b.params !== "object" || b.params === null || Array.isArray(b.params))) {
+    throw badRequest("params must be a JSON object.");
+  }
+  let logicalDate: Date | null = null;
+  if (b.logicalDate !== undefined) {
+    logicalDate = typeof b.logicalDate === "string" ? new Date(b.logicalDate) : new Date(NaN);
+    if (Number.isNaN(logicalDate.getTime())) throw badRequest('logicalDate must be an ISO-8601 date-time, e.g. "2026-01-01T00:00:00Z".');
+  }
+  if (b.runId !== undefined && (typeof b.runId !== "string" || !RUN_ID.test(b.runId))) {
+    throw badRequest("runId must be 1 to 250 characters of letters, digits and _ . : + @ -.");
+  }
+  return { params: (b.params as Record<string, unknown>) ?? {}, logicalDate, runId: (b.runId as string | undefined) ?? null };
+}
+
+export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { db } = deps;
+
+  app.post<{ Params: { dagId: string } }>("/api/v1/dags/:dagId/runs", async (req, reply) => {
+    const trigger = parseTrigger(req.body);
+    const dag = await getDag(db, req.params.dagId);
+    if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
+    const logicalDate = trigger.logicalDate ?? new Date();
+    const runId = trigger.runId ?? `manual__${logicalDate.toISOString()}`;
+    const run = await db.transaction((tx) =>
+      createRun(tx, {
+        dagId: dag.dagId,
+        runId,
+        runType: "manual",
+        logicalDate,
+        params: { ...dag.definition.params, ...trigger.params },
+        dagVersion: dag.latestVersion,
+        definition: dag.definition,
+      }),
+    );
+    if (!run) throw new ApiError(409, "run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
+    await notifyWakeup(db, "runs");
+    return reply.status(201).send(runBody(run));
+  });
+
+  app.get<{ Params: { dagId: string }; Querystring: { limit?: string; cursor?: string; state?: string } }>(
+    "/api/v1/dags/:dagId/runs",
+    async (req) => {
+      const limit = pageLimit(req.query.limit, 25, 100);
+      const state = req.query.state as RunState | undefined;
+      if (state !== undefined && !RUN_STATES.includes(state)) throw badRequest(`state must be one of ${RUN_STATES.join(", ")}.`);
+      let before: { logicalDate: Date; pk: string } | undefined;
+      if (req.query.cursor) {
+        const c = decodeCursor(req.query.cursor);
+        if (!c || typeof c[0] !== "string" || typeof c[1] !== "string") throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
+        before = { logicalDate: new Date(c[0]), pk: c[1] };
+      }
+      if (!(await getDag(db, req.params.dagId))) throw notFound("DAG", req.params.dagId, "dag_not_found");
+      const runs = await listRuns(db, req.params.dagId, { limit: limit + 1, state, before });
+      const page = runs.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        runs: page.map(runBody),
+        nextCursor: runs.length > limit && last ? encodeCursor([last.logicalDate.toISOString(), last.pk]) : null,
+      };
+    },
+  );
+
+  app.get<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId", async (req) => {
+    const run = await getRun(db, req.params.dagId, req.params.runId);
+    if (!run) throw notFound("run", req.params.runId, "run_not_found");
+    const tasks = await listTaskViews(db, run.pk);
+    return { ...runBody(run), tasks: tasks.map(taskBody) };
+  });
+
+  app.post<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId/cancel", async (req) => {
+    const { dagId, runId } = req.params;
+    const run = await db.transaction(async (tx) => {
+      const r = await lockRun(tx, dagId, runId);
+      if (!r) throw notFound("run", runId, "run_not_found");
+      if (r.state !== "queued" && r.state !== "running") {
+        throw new ApiError(409, "run_finished", `Run ${runId} has already finished (${r.state}); there is nothing to cancel.`);
+      }
+      await cancelRun(tx, r.pk);
+      return r;
+    });
+    await notifyWakeup(db, "tries");
+    return { runId: run.runId, dagId, state: "cancelled" };
+  });
+
+  app.post<{ Params: { dagId: string; runId: string; taskId: string } }>(
+    "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId/clear",
+    async (req) => {
+      const { dagId, runId, taskId } = req.params;
+      const cleared = await db.transaction(async (tx) => {
+        const run = await lockRun(tx, dagId, runId);
+        if (!run) throw notFound("run", runId, "run_not_found");
+        const version = await getDagVersion(tx, dagId, run.dagVersion);
+        const def = version!.definition;
+        if (!def.tasks.some((t) => t.taskId === taskId)) throw notFound("task", taskId, "task_not_found");
+        const affected = [taskId, ...downstreamOf(def, taskId)];
+        const instances = (await listTaskInstances(tx, [run.pk])).filter((ti) => affected.includes(ti.taskId));
+        const busy = instances.filter((ti) => ["queued", "running"].includes(ti.state));
+        if (busy.length > 0) {
+          throw new ApiError(409, "task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
+            tasks: busy.map((b) => b.taskId),
+          });
+        }
+        await resetTasks(
+          tx,
+          run.pk,
+          affected.map((id) => ({ taskId: id, retries: def.tasks.find((t) => t.taskId === id)!.retries })),
+        );
+        await reopenRun(tx, run.pk);
+        return affected;
+      });
+      await notifyWakeup(db, "runs");
+      const run = (await getRun(db, dagId, runId))!;
+      return { runId, dagId, state: run.state, cleared };
+    },
+  );
+}

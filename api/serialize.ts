@@ -1,0 +1,76 @@
+// The JSON shapes of the public API (DESIGN.md section 3). Times are ISO-8601 UTC strings or null.
+import type { DagRow } from "../scheduler/dags.repository.ts";
+import type { RunRow, TaskInstanceView } from "../scheduler/runs.repository.ts";
+import type { DagDefinition } from "../sdk/definition.ts";
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function taskSummaries(def: DagDefinition) {
+  return def.tasks.map((t) => ({ taskId: t.taskId, kind: t.kind, dependsOn: t.dependsOn }));
+}
+
+export function dagBody(d: DagRow) {
+  const def = d.definition;
+  return {
+    dagId: d.dagId,
+    version: d.latestVersion,
+    paused: d.paused,
+    schedule: def.schedule,
+    timezone: def.timezone,
+    start: def.start,
+    catchup: def.catchup,
+    maxActiveRuns: def.maxActiveRuns,
+    nextRunAt: def.schedule && !d.paused ? iso(d.nextRunAt) : null,
+    description: def.description,
+    tags: def.tags,
+    params: def.params,
+    tasks: taskSummaries(def),
+    createdAt: iso(d.createdAt),
+    updatedAt: iso(d.updatedAt),
+  };
+}
+
+export function runBody(r: RunRow) {
+  return {
+    runId: r.runId,
+    dagId: r.dagId,
+    state: r.state,
+    runType: r.runType,
+    logicalDate: iso(r.logicalDate),
+    dagVersion: r.dagVersion,
+    params: r.params,
+    createdAt: iso(r.createdAt),
+    startedAt: iso(r.startedAt),
+    endedAt: iso(r.endedAt),
+  };
+}
+
+export function taskBody(t: TaskInstanceView) {
+  return {
+    taskId: t.taskId,
+    state: t.state,
+    tryNumber: t.tryNumber,
+    maxTries: t.maxTries,
+    podName: t.podName,
+    startedAt: iso(t.startedAt),
+    endedAt: iso(t.endedAt),
+    exitCode: t.exitCode,
+    reason: t.reason,
+    message: t.message,
+    retryAt: iso(t.retryAt),
+    result: t.result,
+  };
+}
+
+export function encodeCursor(parts: unknown[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): unknown[] | null {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    return Array.isArray(v) ? v : null;
+  } catch {
+    return null;
+  }
+}

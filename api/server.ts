@@ -1,0 +1,34 @@
+// The HTTP API (fastify). Routes live in api/routes/, one file per resource.
+import Fastify, { type FastifyInstance } from "fastify";
+import { authHook } from "./auth.ts";
+import type { ApiDeps } from "./deps.ts";
+import { errorBody, handleError } from "./errors.ts";
+import { dagRoutes, MAX_DAG_SOURCE_BYTES } from "./routes/dags.ts";
+import { healthRoutes, requestCounter } from "./routes/health.ts";
+import { logRoutes } from "./routes/logs.ts";
+import { runRoutes } from "./routes/runs.ts";
+
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_DAG_SOURCE_BYTES, return503OnClosing: true });
+  const requests = requestCounter();
+
+  // DAG files are posted as TypeScript source.
+  app.addContentTypeParser(["application/typescript", "application/x-typescript", "text/typescript"], { parseAs: "string" }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send(errorBody("route_not_found", `No route ${req.method} ${req.url.split("?")[0]}; see the README for the API.`));
+  });
+  app.addHook("onResponse", async (req, reply) => requests.count(req.method, reply.statusCode));
+
+  healthRoutes(app, deps, requests);
+  void app.register(async (api) => {
+    api.addHook("onRequest", authHook(deps.auth));
+    dagRoutes(api, deps);
+    runRoutes(api, deps);
+    logRoutes(api, deps);
+  });
+  return app;
+}

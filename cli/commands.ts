@@ -1,0 +1,108 @@
+// The client commands of the `ferry` CLI: each talks to a running Ferry through its REST API.
+import { readFile } from "node:fs/promises";
+import { one, type ParsedArgs } from "./args.ts";
+import { CliError, type FerryClient } from "./client.ts";
+
+const enc = encodeURIComponent;
+type Out = (line: string) => void;
+
+function need(args: ParsedArgs, count: number, usage: string): string[] {
+  if (args.positional.length < count) throw new CliError(`usage: ${usage}`);
+  return args.positional;
+}
+
+function table(rows: string[][], out: Out): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
+}
+
+export async function dagsPush(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [file] = need(args, 1, "ferry dags push FILE");
+  let source: string;
+  try {
+    source = await readFile(file!, "utf8");
+  } catch (err) {
+    throw new CliError(`Cannot read ${file}: ${(err as Error).message}`);
+  }
+  const res = await client.json("POST", "/api/v1/dags", { text: source, contentType: "application/typescript" });
+  if (one(args, "json")) return out(JSON.stringify(res, null, 2));
+  out(`${res.created ? "pushed" : "unchanged"} ${res.dagId} version ${res.version} (${res.tasks.length} tasks)`);
+  table([["TASK", "KIND", "DEPENDS ON"], ...res.tasks.map((t: any) => [t.taskId, t.kind, t.dependsOn.join(",") || "-"])], out);
+}
+
+export async function dagsList(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const res = await client.json("GET", "/api/v1/dags?limit=1000");
+  if (one(args, "json")) return out(JSON.stringify(res.dags, null, 2));
+  if (res.dags.length === 0) return out("no DAGs yet: push one with `ferry dags push FILE`");
+  table(
+    [["DAG", "VERSION", "SCHEDULE", "PAUSED", "NEXT RUN"], ...res.dags.map((d: any) => [d.dagId, String(d.version), d.schedule ?? "manual", String(d.paused), d.nextRunAt ?? "-"])],
+    out,
+  );
+}
+
+function parseParam(kv: string): [string, unknown] {
+  const eq = kv.indexOf("=");
+  if (eq <= 0) throw new CliError(`--param takes key=value, got ${JSON.stringify(kv)}`);
+  const raw = kv.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw); // numbers, booleans, JSON objects; anything else stays a string
+  } catch {}
+  return [kv.slice(0, eq), value];
+}
+
+export async function runsTrigger(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [dagId] = need(args, 1, "ferry runs trigger DAG [--param k=v]... [--run-id ID] [--logical-date ISO]");
+  const body: Record<string, unknown> = {};
+  const params = args.options.get("param");
+  if (params) body.params = Object.fromEntries(params.map(parseParam));
+  if (one(args, "run-id")) body.runId = one(args, "run-id");
+  if (one(args, "logical-date")) body.logicalDate = one(args, "logical-date");
+  const res = await client.json("POST", `/api/v1/dags/${enc(dagId!)}/runs`, { json: body });
+  if (one(args, "json")) return out(JSON.stringify(res, null, 2));
+  out(`triggered ${res.dagId} run ${res.runId} (${res.state})`);
+}
+
+export async function runsShow(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [dagId, runId] = need(args, 2, "ferry runs show DAG RUN");
+  const res = await client.json("GET", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}`);
+  if (one(args, "json")) return out(JSON.stringify(res, null, 2));
+  out(`${res.dagId} ${res.runId}: ${res.state} (logical date ${res.logicalDate})`);
+  table(
+    [
+      ["TASK", "STATE", "TRY", "EXIT", "POD", "RESULT"],
+      ...res.tasks.map((t: any) => [
+        t.taskId,
+        t.state,
+        String(t.tryNumber),
+        t.exitCode === null ? "-" : String(t.exitCode),
+        t.podName ?? "-",
+        t.result === null ? (t.reason && t.state !== "success" ? `${t.reason}` : "-") : JSON.stringify(t.result),
+      ]),
+    ],
+    out,
+  );
+}
+
+export async function runsList(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [dagId] = need(args, 1, "ferry runs list DAG");
+  const res = await client.json("GET", `/api/v1/dags/${enc(dagId!)}/runs?limit=${one(args, "limit") ?? 25}`);
+  if (one(args, "json")) return out(JSON.stringify(res.runs, null, 2));
+  table([["RUN", "STATE", "LOGICAL DATE"], ...res.runs.map((r: any) => [r.runId, r.state, r.logicalDate])], out);
+}
+
+export async function runsCancel(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [dagId, runId] = need(args, 2, "ferry runs cancel DAG RUN");
+  const res = await client.json("POST", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/cancel`);
+  out(`${res.runId}: ${res.state}`);
+}
+
+export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk: Uint8Array) => void): Promise<void> {
+  const [dagId, runId, taskId] = need(args, 3, "ferry logs DAG RUN TASK [--try N] [--follow]");
+  const q = new URLSearchParams();
+  if (one(args, "try")) q.set("try", one(args, "try")!);
+  if (one(args, "follow")) q.set("follow", "true");
+  const res = await client.request("GET", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/tasks/${enc(taskId!)}/logs?${q}`);
+  if (!res.body) return;
+  for await (const chunk of res.body) write(chunk as Uint8Array);
+}

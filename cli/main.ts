@@ -1,0 +1,66 @@
+// `ferry <command>`: runs Ferry (start, localkube) or talks to a running one through its API.
+import { parseArgs, one } from "./args.ts";
+import { clientSettings, CliError, FerryClient } from "./client.ts";
+import { dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
+import { runLocalKube, runStart } from "./serve.ts";
+
+const USAGE = `usage: ferry <command>
+
+  start                             run Ferry (API + scheduler + executor) on this machine
+  localkube [--port N]              run the embedded Kubernetes-API runtime alone
+  dags push FILE                    post a DAG file
+  dags list                         list DAGs
+  runs trigger DAG [--param k=v]... trigger a run (also --run-id ID, --logical-date ISO)
+  runs list DAG                     list a DAG's runs, newest first
+  runs show DAG RUN                 show a run and its tasks
+  runs cancel DAG RUN               cancel a run
+  logs DAG RUN TASK [--try N] [--follow]   print a task's log
+
+Client commands read FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN.
+Add --json to dags/runs commands for machine-readable output.`;
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ["follow", "json", "help"]);
+  const [cmd, sub] = args.positional;
+  if (!cmd || one(args, "help") || cmd === "help") {
+    process.stdout.write(USAGE + "\n");
+    return cmd ? 0 : 2;
+  }
+  const out = (line: string) => process.stdout.write(line + "\n");
+  const client = () => new FerryClient(clientSettings());
+  const rest = { ...args, positional: args.positional.slice(2) };
+
+  switch (cmd) {
+    case "start":
+      return runStart();
+    case "localkube":
+      return runLocalKube(one(args, "port"));
+    case "logs":
+      await logs(client(), { ...args, positional: args.positional.slice(1) }, (c) => process.stdout.write(c));
+      return 0;
+    case "dags":
+      if (sub === "push") await dagsPush(client(), rest, out);
+      else if (sub === "list") await dagsList(client(), rest, out);
+      else throw new CliError(`unknown command: dags ${sub ?? ""}\n\n${USAGE}`);
+      return 0;
+    case "runs":
+      if (sub === "trigger") await runsTrigger(client(), rest, out);
+      else if (sub === "show") await runsShow(client(), rest, out);
+      else if (sub === "list") await runsList(client(), rest, out);
+      else if (sub === "cancel") await runsCancel(client(), rest, out);
+      else throw new CliError(`unknown command: runs ${sub ?? ""}\n\n${USAGE}`);
+      return 0;
+    default:
+      throw new CliError(`unknown command: ${cmd}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`ferry: ${err instanceof CliError || err?.name === "ConfigError" ? err.message : err?.stack ?? err}\n`);
+    process.exitCode = 1;
+  },
+);

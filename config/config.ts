@@ -1,0 +1,96 @@
+// Ferry's configuration, read from the environment once at start-up. Everything else receives the
+// compiled `FerryConfig` and never reads process.env itself, so a bad setting fails fast, here, with a
+// message that says how to fix it.
+import path from "node:path";
+
+export type KubeMode = "local" | "kubeconfig" | "in-cluster";
+
+export interface FerryConfig {
+  /** Postgres connection string; null = run embedded Postgres in `<dataDir>/postgres`. */
+  databaseUrl: string | null;
+  /** @default "./.ferry" (absolute after compiling) */
+  dataDir: string;
+  /** @default 8080 */
+  port: number;
+  /** @default "127.0.0.1" for embedded mode, "0.0.0.0" otherwise */
+  host: string;
+  /** The admin token; null = generate one on first start and store it. */
+  apiToken: string | null;
+  /** @default "local" */
+  kube: KubeMode;
+  kubeconfigPath: string | null;
+  /** @default "default" */
+  namespace: string;
+  /** @default "ghcr.io/ferry-dev/ferry-worker:<version>" */
+  workerImage: string;
+  /** URL that worker Pods use to reach this API (to fetch bundles). null = this API's own address. */
+  workerApiUrl: string | null;
+  /** @default "file://<dataDir>/logs" */
+  logStoreUrl: string;
+  /** Most task Pods this executor runs at once. @default 32 */
+  maxRunningTasks: number;
+  /** Which parts this process runs. @default all */
+  components: { api: boolean; scheduler: boolean; executor: boolean };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export const FERRY_VERSION = "0.1.0";
+export const DEFAULT_WORKER_IMAGE = `ghcr.io/ferry-dev/ferry-worker:${FERRY_VERSION}`;
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+function parseComponents(raw: string | undefined): FerryConfig["components"] {
+  if (!raw) return { api: true, scheduler: true, executor: true };
+  const parts = raw.split(",").map((p) => p.trim()).filter(Boolean);
+  const known = ["api", "scheduler", "executor"];
+  const unknown = parts.filter((p) => !known.includes(p));
+  if (unknown.length > 0 || parts.length === 0) {
+    throw new ConfigError(`FERRY_COMPONENTS=${JSON.stringify(raw)} is not valid: list any of ${known.join(", ")}, comma-separated.`);
+  }
+  return { api: parts.includes("api"), scheduler: parts.includes("scheduler"), executor: parts.includes("executor") };
+}
+
+export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): FerryConfig {
+  const dataDir = path.resolve(cwd, env.FERRY_DATA_DIR || ".ferry");
+  const port = integer(env, "FERRY_PORT", 8080, 0, 65535);
+  const kube = (env.FERRY_KUBE || "local") as KubeMode;
+  if (!["local", "kubeconfig", "in-cluster"].includes(kube)) {
+    throw new ConfigError(`FERRY_KUBE=${JSON.stringify(env.FERRY_KUBE)} is not valid: use local, kubeconfig or in-cluster.`);
+  }
+  const logStoreUrl = env.FERRY_LOG_STORE || `file://${path.join(dataDir, "logs")}`;
+  if (!/^(s3|file):\/\/./.test(logStoreUrl)) {
+    throw new ConfigError(`FERRY_LOG_STORE=${JSON.stringify(logStoreUrl)} is not valid: use s3://bucket/prefix or file://path.`);
+  }
+  const databaseUrl = env.DATABASE_URL || null;
+  const apiToken = env.FERRY_API_TOKEN || null;
+  if (apiToken !== null && apiToken.length < 16) {
+    throw new ConfigError("FERRY_API_TOKEN is too short: use at least 16 characters (or unset it to have one generated).");
+  }
+  const host = env.FERRY_HOST || (kube === "local" ? "127.0.0.1" : "0.0.0.0");
+  return {
+    databaseUrl,
+    dataDir,
+    port,
+    host,
+    apiToken,
+    kube,
+    kubeconfigPath: env.KUBECONFIG || null,
+    namespace: env.FERRY_NAMESPACE || "default",
+    workerImage: env.FERRY_WORKER_IMAGE || DEFAULT_WORKER_IMAGE,
+    workerApiUrl: env.FERRY_WORKER_API_URL || null,
+    logStoreUrl,
+    maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
+    components: parseComponents(env.FERRY_COMPONENTS),
+  };
+}

@@ -1,0 +1,415 @@
+// The executor: claims scheduled tasks, creates one Pod per try, watches the Pods, ships their logs,
+// records each outcome and only then deletes the Pod. Each try it holds is leased in Postgres; when an
+// executor dies its leases run out and another executor adopts the tries, resuming log copies where the
+// log store left off. The Kubernetes writes (create, delete) are all here.
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { V1Pod } from "@kubernetes/client-node";
+import type { Db } from "../db/db.ts";
+import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
+import type { Logger } from "../app/logger.ts";
+import type { LogStore } from "../logstore/logstore.ts";
+import type { DagDefinition, TaskDefinition } from "../sdk/definition.ts";
+import { getDagVersion } from "../scheduler/dags.repository.ts";
+import { workerTokenFor } from "../app/tokens.ts";
+import { isNotFound, isTransient, kubeFailure, type Kube } from "./kube.ts";
+import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.ts";
+import { POD_SELECTOR } from "./pod-names.ts";
+import { assessPod, parseResult, type PodOutcome } from "./pod-outcome.ts";
+import { buildPod, TemplateRenderError } from "./pod-spec.ts";
+import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
+import { retryDelayMs } from "./retry-delay.ts";
+import {
+  adoptTries,
+  claimTasks,
+  markReclaimed,
+  markTryRunning,
+  recordOutcome,
+  renewLeases,
+  runResults,
+  tryKey,
+  unwantedTries,
+  type ActiveTry,
+  type TryOutcome,
+} from "./tries.repository.ts";
+
+export interface ExecutorOptions {
+  maxRunningTasks: number;
+  workerImage: string;
+  /** Resolved lazily: the API's own address is known only once it listens. */
+  workerApiUrl: () => string;
+  workerSecret: string;
+  /** @default 1000 */
+  pollIntervalMs?: number;
+  /** @default 30000 */
+  leaseMs?: number;
+  /** A Pod still pending after this long with an image or scheduling problem fails its try. @default 300000 */
+  pendingTimeoutMs?: number;
+  /** @default 1000 */
+  logFlushIntervalMs?: number;
+}
+
+interface TryHandle {
+  t: ActiveTry;
+  task: TaskDefinition | null;
+  pod: V1Pod | null;
+  gone: boolean;
+  created: boolean;
+  nextCreateAt: number;
+  shipper: LogShipper | null;
+  shipping: Promise<ShipResult> | null;
+  markedRunning: boolean;
+  stopRequested: boolean;
+  stuck: { reason: string; message: string } | null;
+  finalizing: boolean;
+}
+
+export class Executor {
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  private readonly handles = new Map<string, TryHandle>();
+  private readonly definitions = new Map<string, DagDefinition>();
+  private readonly watcher: PodWatcher;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private lastRenew = 0;
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly o: Required<ExecutorOptions>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly kube: Kube,
+    private readonly store: LogStore,
+    private readonly wakeup: Wakeup,
+    private readonly log: Logger,
+    opts: ExecutorOptions,
+  ) {
+    this.o = { pollIntervalMs: 1000, leaseMs: 30_000, pendingTimeoutMs: 300_000, logFlushIntervalMs: 1000, ...opts };
+    this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
+  }
+
+  start(): void {
+    this.watcher.start();
+    this.loop ??= this.run();
+  }
+
+  /** Stops work and hands the tries it holds back at once (their Pods keep running; the next executor adopts them). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeup.poke();
+    await this.loop;
+    await this.watcher.stop();
+    await this.db
+      .query(`UPDATE task_tries SET lease_until = NULL WHERE executor_id = $1 AND NOT pod_reclaimed`, [this.id])
+      .catch(() => {});
+  }
+
+  /** Waits for in-flight finalisations (tests and graceful shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.background]);
+  }
+
+  private track<T>(p: Promise<T>): void {
+    const wrapped = p.catch((err) => this.log.error("executor task failed", { err }));
+    this.background.add(wrapped);
+    void wrapped.finally(() => this.background.delete(wrapped));
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.tick();
+      } catch (err) {
+        this.log.error("executor pass failed; retrying", { err });
+      }
+      if (!this.stopped) await this.wakeup.sleep(this.o.pollIntervalMs);
+    }
+  }
+
+  async tick(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastRenew > this.o.leaseMs / 3) {
+      const held = await renewLeases(this.db, this.id, this.o.leaseMs);
+      this.lastRenew = now;
+      for (const [name, h] of this.handles) {
+        // Our lease ran out and another executor took the try over: let go of it.
+        if (!held.has(tryKey(h.t.taskInstanceId, h.t.tryNumber)) && !h.finalizing) this.handles.delete(name);
+      }
+    }
+    const room = () => this.o.maxRunningTasks - this.handles.size;
+    for (const t of await adoptTries(this.db, this.id, Math.max(room(), 0), this.o.leaseMs)) {
+      this.log.info("adopted try", { pod: t.podName, state: t.state });
+      // A try that started has a Pod, or had one: look for it rather than create it again, so a Pod
+      // that vanished is reported lost instead of silently running the task a second time.
+      this.addHandle(t, t.state !== "queued");
+      if (t.state !== "queued" && !t.endedAt) this.track(this.checkExists(this.handles.get(t.podName)!));
+    }
+    for (const t of await claimTasks(this.db, this.id, this.kube.namespace, Math.max(room(), 0), this.o.leaseMs)) {
+      this.addHandle(t, false);
+    }
+    const live = [...this.handles.values()].filter((h) => !h.t.endedAt && !h.finalizing);
+    const unwanted = await unwantedTries(this.db, live.map((h) => h.t));
+    for (const h of live) {
+      if (unwanted.has(tryKey(h.t.taskInstanceId, h.t.tryNumber)) && !h.stopRequested) {
+        h.stopRequested = true;
+        this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
+        if (h.created) this.track(this.deletePod(h, 10));
+      }
+    }
+    for (const h of this.handles.values()) this.track(this.progress(h));
+  }
+
+  private addHandle(t: ActiveTry, created: boolean): void {
+    if (this.handles.has(t.podName)) return;
+    this.handles.set(t.podName, {
+      t,
+      task: null,
+      pod: null,
+      gone: false,
+      created,
+      nextCreateAt: 0,
+      shipper: null,
+      shipping: null,
+      markedRunning: t.state === "running",
+      stopRequested: false,
+      stuck: null,
+      finalizing: false,
+    });
+  }
+
+  private onPodEvent(e: PodEvent): void {
+    if (e.type === "resync") {
+      const names = new Set(e.pods.map((p) => p.metadata?.name));
+      for (const pod of e.pods) this.onPodEvent({ type: "upsert", pod });
+      // Pods we hold that the list no longer shows may have gone while no watch was open: check each.
+      for (const h of this.handles.values()) {
+        if (h.created && !names.has(h.t.podName)) this.track(this.checkExists(h));
+      }
+      return;
+    }
+    const h = this.handles.get(e.pod.metadata?.name ?? "");
+    if (!h) return;
+    if (e.type === "deleted") {
+      h.gone = true;
+      h.pod = e.pod;
+    } else {
+      h.pod = e.pod;
+      h.created = true;
+    }
+    h.shipper?.poke();
+    this.track(this.progress(h));
+  }
+
+  private async checkExists(h: TryHandle): Promise<void> {
+    try {
+      h.pod = await this.kube.core.readNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace });
+    } catch (err) {
+      if (!isNotFound(err)) return;
+      h.gone = true;
+      h.shipper?.poke();
+    }
+    await this.progress(h);
+  }
+
+  private containerState(h: TryHandle): ContainerState {
+    if (h.gone) return "gone";
+    if (!h.pod) return "waiting";
+    const p = assessPod(h.pod, new Date(), this.o.pendingTimeoutMs);
+    if (p.kind === "finished") return "finished";
+    if (p.kind === "running") return "running";
+    return "waiting";
+  }
+
+  private async taskOf(t: ActiveTry): Promise<TaskDefinition | null> {
+    const key = `${t.dagId}@${t.dagVersion}`;
+    let def = this.definitions.get(key);
+    if (!def) {
+      const row = await getDagVersion(this.db, t.dagId, t.dagVersion);
+      if (!row) return null;
+      def = row.definition;
+      this.definitions.set(key, def);
+    }
+    return def.tasks.find((x) => x.taskId === t.taskId) ?? null;
+  }
+
+  /** Moves one try along from what we know of its Pod. Safe to call any number of times. */
+  private async progress(h: TryHandle): Promise<void> {
+    if (h.finalizing || this.handles.get(h.t.podName) !== h) return;
+    if (h.t.endedAt) return this.reclaim(h);
+    if (!h.created && !h.pod && !h.gone) {
+      if (h.stopRequested) return this.finishWithoutPod(h, "cancelled", "Cancelled", "the task was cancelled before its Pod was created", false);
+      return this.ensurePod(h);
+    }
+    if (h.gone) return this.finalize(h);
+    if (!h.pod) return;
+    const progress = assessPod(h.pod, new Date(), this.o.pendingTimeoutMs);
+    if (progress.kind === "running" || progress.kind === "finished") {
+      this.startShipping(h);
+      if (!h.markedRunning) {
+        h.markedRunning = true;
+        const startedAt = progress.kind === "running" ? progress.startedAt : progress.outcome.startedAt;
+        if (await markTryRunning(this.db, h.t, startedAt ?? new Date())) await notifyWakeup(this.db, "tasks");
+      }
+    }
+    if (progress.kind === "finished") return this.finalize(h);
+    if (progress.kind === "stuck" && !h.stuck) {
+      h.stuck = { reason: progress.reason, message: progress.message };
+      this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
+      await this.deletePod(h, 0);
+    }
+  }
+
+  private startShipping(h: TryHandle): void {
+    if (h.shipping) return;
+    h.shipper = new LogShipper(
+      this.kube,
+      this.store,
+      { dagId: h.t.dagId, runId: h.t.runId, taskId: h.t.taskId, tryNumber: h.t.tryNumber },
+      h.t.podName,
+      () => this.containerState(h),
+      this.log.child("logs"),
+      { flushIntervalMs: this.o.logFlushIntervalMs },
+    );
+    h.shipping = h.shipper.run();
+    this.track(h.shipping);
+  }
+
+  /** Creates the try's Pod (first time, or after adopting a try whose Pod was never created). */
+  private async ensurePod(h: TryHandle): Promise<void> {
+    if (Date.now() < h.nextCreateAt || h.stopRequested) return;
+    h.nextCreateAt = Date.now() + 5000; // one attempt at a time; retried after a transient failure
+    h.task ??= await this.taskOf(h.t);
+    if (!h.task) return this.finishWithoutPod(h, "failed", "TaskNotFound", `task ${h.t.taskId} is not in DAG version ${h.t.dagVersion}`, false);
+    let pod: V1Pod;
+    try {
+      const results = await runResults(this.db, h.t.runPk);
+      pod = buildPod(
+        h.task,
+        {
+          dagId: h.t.dagId,
+          runId: h.t.runId,
+          taskId: h.t.taskId,
+          tryNumber: h.t.tryNumber,
+          dagVersion: h.t.dagVersion,
+          logicalDate: h.t.logicalDate.toISOString(),
+          params: h.t.params,
+          tasks: results,
+        },
+        {
+          namespace: this.kube.namespace,
+          workerImage: this.o.workerImage,
+          workerApiUrl: this.o.workerApiUrl(),
+          workerToken: workerTokenFor(this.o.workerSecret, h.t.dagId, h.t.dagVersion),
+        },
+      );
+    } catch (err) {
+      if (err instanceof TemplateRenderError) return this.finishWithoutPod(h, "failed", "TemplateError", err.message, false);
+      throw err;
+    }
+    try {
+      h.pod = await this.kube.core.createNamespacedPod({ namespace: this.kube.namespace, body: pod });
+      h.created = true;
+    } catch (err) {
+      const f = kubeFailure(err);
+      if (f.code === 409) {
+        // Created before (by us before a crash, or a create whose answer was lost): adopt it.
+        h.created = true;
+        await this.checkExists(h);
+        return;
+      }
+      if (isTransient(err)) {
+        this.log.warn("pod create failed; will retry", { pod: h.t.podName, code: f.code, message: f.message });
+        h.nextCreateAt = Date.now() + 2000;
+        return;
+      }
+      return this.finishWithoutPod(h, "failed", f.reason ?? "PodCreateFailed", f.message, true);
+    }
+    this.log.info("pod created", { pod: h.t.podName });
+    // Cancelled while the create was on its way: stop the Pod like any other running one.
+    if (h.stopRequested) await this.deletePod(h, 10);
+    await this.progress(h);
+  }
+
+  private async finishWithoutPod(
+    h: TryHandle,
+    tryState: "failed" | "cancelled",
+    reason: string,
+    message: string,
+    retryable: boolean,
+  ): Promise<void> {
+    if (h.finalizing) return;
+    h.finalizing = true;
+    await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable });
+    await markReclaimed(this.db, h.t);
+    this.handles.delete(h.t.podName);
+  }
+
+  private async record(h: TryHandle, o: Omit<TryOutcome, "retryAt">): Promise<void> {
+    h.task ??= await this.taskOf(h.t);
+    const retryAt = new Date(Date.now() + (h.task ? retryDelayMs(h.task, h.t.tryNumber) : 0));
+    const state = await recordOutcome(this.db, h.t, { ...o, retryAt });
+    h.t.endedAt = new Date();
+    this.log.info(`try ended: ${o.tryState}`, { pod: h.t.podName, task: state, reason: o.reason, exitCode: o.exitCode });
+    await notifyWakeup(this.db, "tasks");
+  }
+
+  /** Once the Pod has finished (or is gone): wait for its log to be stored, record the outcome, delete it. */
+  private async finalize(h: TryHandle): Promise<void> {
+    if (h.finalizing) return;
+    h.finalizing = true;
+    try {
+      const shipped: ShipResult = h.shipping ? await h.shipping : { complete: !h.gone, bytes: 0 };
+      const finished = h.pod && !h.stuck ? assessPod(h.pod, new Date(), this.o.pendingTimeoutMs) : null;
+      const outcome: PodOutcome | null = finished?.kind === "finished" ? finished.outcome : null;
+      let o: Omit<TryOutcome, "retryAt">;
+      const base = { logComplete: shipped.complete, logBytes: shipped.bytes, startedAt: outcome?.startedAt ?? null };
+      if (h.stopRequested) {
+        o = { ...base, tryState: "cancelled", exitCode: outcome?.exitCode ?? null, reason: "Cancelled", message: "the task was cancelled or cleared", result: null, retryable: false };
+      } else if (outcome) {
+        o = {
+          ...base,
+          tryState: outcome.succeeded ? "success" : "failed",
+          exitCode: outcome.exitCode,
+          reason: outcome.reason,
+          message: outcome.message,
+          result: outcome.succeeded ? parseResult(outcome.terminationMessage) : null,
+          retryable: true,
+        };
+      } else if (h.stuck) {
+        o = { ...base, tryState: "failed", exitCode: null, reason: h.stuck.reason, message: h.stuck.message, result: null, retryable: true };
+      } else {
+        o = { ...base, tryState: "failed", exitCode: null, reason: "PodLost", message: "the Pod disappeared before it finished (deleted, or its node was lost)", result: null, retryable: true };
+      }
+      await this.record(h, o);
+    } catch (err) {
+      h.finalizing = false; // try again on the next pass
+      throw err;
+    }
+    h.finalizing = false;
+    await this.reclaim(h);
+  }
+
+  /** Deletes a finished try's Pod (its log is safe by now) and lets go of the try. */
+  private async reclaim(h: TryHandle): Promise<void> {
+    if (h.finalizing) return;
+    h.finalizing = true;
+    try {
+      if (!h.gone) await this.deletePod(h, 0);
+      await markReclaimed(this.db, h.t);
+      this.handles.delete(h.t.podName);
+    } finally {
+      h.finalizing = false;
+    }
+  }
+
+  private async deletePod(h: TryHandle, gracePeriodSeconds: number): Promise<void> {
+    try {
+      await this.kube.core.deleteNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace, gracePeriodSeconds });
+    } catch (err) {
+      if (isNotFound(err)) {
+        h.gone = true;
+        return;
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// Ferry reaches Kubernetes only through @kubernetes/client-node. This module builds the client from the
+// configuration (a kubeconfig, in-cluster, or the embedded localkube's kubeconfig) and reads the
+// Kubernetes `Status` out of the client's errors.
+import * as k8s from "@kubernetes/client-node";
+
+export interface Kube {
+  config: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  watch: k8s.Watch;
+  logs: k8s.Log;
+  namespace: string;
+}
+
+export type KubeSource = { kind: "kubeconfig-text"; text: string } | { kind: "kubeconfig-file"; path: string | null } | { kind: "in-cluster" };
+
+export function connectKube(source: KubeSource, namespace: string): Kube {
+  const config = new k8s.KubeConfig();
+  if (source.kind === "kubeconfig-text") config.loadFromString(source.text);
+  else if (source.kind === "kubeconfig-file") {
+    if (source.path) config.loadFromFile(source.path);
+    else config.loadFromDefault();
+  } else config.loadFromCluster();
+  return {
+    config,
+    core: config.makeApiClient(k8s.CoreV1Api),
+    watch: new k8s.Watch(config),
+    logs: new k8s.Log(config),
+    namespace,
+  };
+}
+
+export interface KubeFailure {
+  /** HTTP status, or 0 when the server was not reached. */
+  code: number;
+  reason: string | null;
+  message: string;
+}
+
+/** Reads the Status from an ApiException (whose body is raw text) or describes a network failure. */
+export function kubeFailure(err: unknown): KubeFailure {
+  if (err instanceof k8s.ApiException) {
+    let reason: string | null = null;
+    let message = `HTTP ${err.code}`;
+    const body = err.body as unknown;
+    try {
+      const status = typeof body === "string" ? JSON.parse(body) : body;
+      if (status && typeof status === "object") {
+        reason = (status as { reason?: string }).reason ?? null;
+        message = (status as { message?: string }).message ?? message;
+      }
+    } catch {
+      if (typeof body === "string" && body) message = body;
+    }
+    return { code: err.code, reason, message };
+  }
+  return { code: 0, reason: null, message: err instanceof Error ? err.message : String(err) };
+}
+
+export function isNotFound(err: unknown): boolean {
+  return kubeFailure(err).code === 404;
+}
+
+/** Errors worth retrying: the server was unreachable, overloaded or failed internally. */
+export function isTransient(err: unknown): boolean {
+  const { code } = kubeFailure(err);
+  return code === 0 || code === 429 || code >= 500;
+}

@@ -1,0 +1,152 @@
+// Copies one Pod's output to the log store while it runs, so that the log is durable within about a
+// second of being printed and complete once the container ends. After a crash or a broken stream the
+// copy resumes by byte offset: the container's log is re-read from its start and what the store already
+// holds is skipped, so no byte is lost or stored twice.
+import { Writable } from "node:stream";
+import type { Logger } from "../app/logger.ts";
+import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
+import { TryLogWriter } from "../logstore/writer.ts";
+import { CONTAINER_NAME } from "./pod-spec.ts";
+import { kubeFailure, type Kube } from "./kube.ts";
+
+export type ContainerState = "waiting" | "running" | "finished" | "gone";
+
+export interface ShipResult {
+  /** True when the whole output up to the container's end is in the store. */
+  complete: boolean;
+  bytes: number;
+}
+
+export interface LogShipperOptions {
+  flushIntervalMs?: number;
+  /** After the container ended, how long the open stream may take to drain before it is re-read. @default 10000 */
+  drainTimeoutMs?: number;
+}
+
+export class LogShipper {
+  private stateChanged: (() => void) | null = null;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly store: LogStore,
+    private readonly key: TryLogKey,
+    private readonly podName: string,
+    /** The container's state as the executor last saw it. */
+    private readonly state: () => ContainerState,
+    private readonly log: Logger,
+    private readonly opts: LogShipperOptions = {},
+  ) {}
+
+  /** The executor calls this when the Pod's state changes, so waits end promptly. */
+  poke(): void {
+    this.stateChanged?.();
+  }
+
+  private waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.stateChanged = null;
+        resolve();
+      }
+      this.stateChanged = done;
+    });
+  }
+
+  async run(): Promise<ShipResult> {
+    const { writer, storedBytes } = await TryLogWriter.resume(this.store, this.key, { flushIntervalMs: this.opts.flushIntervalMs ?? 1000 });
+    let offset = storedBytes;
+    let complete = false;
+    let backoffMs = 250;
+    try {
+      for (;;) {
+        const state = this.state();
+        if (state === "gone") break;
+        if (state === "waiting") {
+          await this.waitForChange(2000);
+          continue;
+        }
+        const attempt = await this.copyOnce(writer, offset);
+        offset = attempt.offset;
+        if (attempt.outcome === "ended" && this.state() === "finished") {
+          complete = true;
+          break;
+        }
+        if (attempt.outcome === "not_found") break;
+        if (attempt.outcome === "not_started") {
+          // A container that ended without ever starting (bad command, image never pulled) has no log.
+          if (this.state() === "finished") {
+            complete = true;
+            break;
+          }
+          await this.waitForChange(1000);
+          continue;
+        }
+        if (attempt.outcome === "error") {
+          await this.waitForChange(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 10_000);
+        }
+        if (attempt.outcome === "ended") {
+          // Ended before we saw the container finish: either the connection dropped or the watch has
+          // not told us yet. Give the watch a moment, then resume from `offset`.
+          await this.waitForChange(500);
+        }
+      }
+    } finally {
+      await writer.close();
+    }
+    return { complete, bytes: writer.bytesStored };
+  }
+
+  /** One log request, from the start of the container's output, skipping `skip` bytes already stored. */
+  private async copyOnce(
+    writer: TryLogWriter,
+    skip: number,
+  ): Promise<{ outcome: "ended" | "not_started" | "not_found" | "error" | "stalled"; offset: number }> {
+    let received = 0;
+    let offset = skip;
+    let finished!: () => void;
+    const ended = new Promise<void>((r) => (finished = r));
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        const start = Math.max(0, skip - received);
+        received += chunk.length;
+        if (start < chunk.length) {
+          const part = start === 0 ? chunk : chunk.subarray(start);
+          writer.write(part);
+          offset += part.length;
+        }
+        cb();
+      },
+      final(cb) {
+        finished();
+        cb();
+      },
+    });
+    let controller: AbortController;
+    try {
+      controller = await this.kube.logs.log(this.kube.namespace, this.podName, CONTAINER_NAME, sink, { follow: true });
+    } catch (err) {
+      const f = kubeFailure(err);
+      if (f.code === 404) return { outcome: "not_found", offset };
+      if (f.code === 400 || f.code === 204) return { outcome: "not_started", offset };
+      this.log.warn("log stream failed; retrying", { pod: this.podName, code: f.code, message: f.message });
+      return { outcome: "error", offset };
+    }
+    // client-node pipes the response into `sink` and never ends it if the connection breaks, so once
+    // the container has finished, a stream that has not drained within the timeout is read again.
+    for (;;) {
+      const state = this.state();
+      const wait = state === "finished" || state === "gone" ? this.opts.drainTimeoutMs ?? 10_000 : 30_000;
+      const result = await Promise.race([ended.then(() => "ended" as const), this.waitForChange(wait).then(() => "tick" as const)]);
+      if (result === "ended") return { outcome: "ended", offset };
+      const now = this.state();
+      if ((now === "finished" || now === "gone") && (state === "finished" || state === "gone")) {
+        controller.abort();
+        return { outcome: "stalled", offset };
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+// Reads what a Pod's status means for its task try. Pure, so every status shape of KUBE-API.md
+// section 4 is unit-tested without a cluster.
+import type { V1Pod } from "@kubernetes/client-node";
+
+export type PodProgress =
+  | { kind: "pending" }
+  | { kind: "running"; startedAt: Date | null }
+  | { kind: "finished"; outcome: PodOutcome }
+  /** The Pod cannot start and will not on its own (bad image, bad config, unschedulable too long). */
+  | { kind: "stuck"; reason: string; message: string };
+
+export interface PodOutcome {
+  succeeded: boolean;
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+  /** The container's termination message, when it exited 0 (the task's result, if any). */
+  terminationMessage: string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** Waiting reasons that never resolve without a change to the Pod spec. */
+const FATAL_WAITING = new Set(["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"]);
+/** Waiting reasons that might resolve (a registry hiccup), so they fail only after `pendingTimeoutMs`. */
+const SLOW_WAITING = new Set(["ErrImagePull", "ImagePullBackOff", "RunContainerError"]);
+
+function toDate(v: unknown): Date | null {
+  if (!v) return null;
+  const d = v instanceof Date ? v : new Date(String(v));
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function assessPod(pod: V1Pod, now: Date, pendingTimeoutMs: number): PodProgress {
+  const status = pod.status ?? {};
+  const container = status.containerStatuses?.[0];
+  const phase = status.phase ?? "Pending";
+  if (phase === "Succeeded" || phase === "Failed") {
+    const term = container?.state?.terminated;
+    const succeeded = phase === "Succeeded";
+    return {
+      kind: "finished",
+      outcome: {
+        succeeded,
+        exitCode: term?.exitCode ?? null,
+        // A Pod-level reason (DeadlineExceeded, Evicted) explains more than the container's own.
+        reason: status.reason ?? term?.reason ?? null,
+        message: status.message ?? (succeeded ? null : term?.message ?? null),
+        terminationMessage: succeeded ? (term?.message ?? null) : null,
+        startedAt: toDate(term?.startedAt) ?? toDate(status.startTime),
+        finishedAt: toDate(term?.finishedAt),
+      },
+    };
+  }
+  if (phase === "Running") return { kind: "running", startedAt: toDate(container?.state?.running?.startedAt) ?? toDate(status.startTime) };
+  if (phase === "Unknown") return { kind: "pending" };
+
+  const waiting = container?.state?.waiting;
+  if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
+    return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason };
+  }
+  const created = toDate(pod.metadata?.creationTimestamp);
+  const pendingFor = created ? now.getTime() - created.getTime() : 0;
+  if (pendingFor > pendingTimeoutMs) {
+    const unschedulable = status.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+    if (waiting?.reason && SLOW_WAITING.has(waiting.reason)) {
+      return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason };
+    }
+    if (unschedulable) {
+      return { kind: "stuck", reason: unschedulable.reason ?? "Unschedulable", message: unschedulable.message ?? "the Pod could not be scheduled" };
+    }
+  }
+  return { kind: "pending" };
+}
+
+/** A task's result from its termination message: JSON when it parses, the text itself otherwise. */
+export function parseResult(message: string | null): unknown {
+  if (message === null || message.trim() === "") return null;
+  try {
+    return JSON.parse(message);
+  } catch {
+    return message;
+  }
+}

@@ -1,0 +1,144 @@
+// Keeps an up-to-date view of Ferry's Pods by list + watch, the way an informer does: list, watch from
+// the list's resourceVersion, resume from the last seen version whenever the watch ends (client-node
+// ends watches on its own timeouts, servers end them at will), re-list on 410 Expired, back off on errors.
+// A periodic re-list is the backstop for anything a watch might have missed.
+import type { V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "../app/logger.ts";
+import { kubeFailure, type Kube } from "./kube.ts";
+
+export type PodEvent = { type: "upsert"; pod: V1Pod } | { type: "deleted"; pod: V1Pod } | { type: "resync"; pods: V1Pod[] };
+
+export interface PodWatcherOptions {
+  labelSelector: string;
+  /** Re-list at least this often even when the watch is healthy. @default 60000 */
+  resyncMs?: number;
+  /** Server-side bound on one watch request. @default 240 */
+  watchTimeoutSeconds?: number;
+}
+
+export class PodWatcher {
+  private stopped = false;
+  private abort: AbortController | null = null;
+  private loop: Promise<void> | null = null;
+  private wakeSleep: (() => void) | null = null;
+
+  constructor(
+    private readonly kube: Kube,
+    private readonly onEvent: (e: PodEvent) => void,
+    private readonly log: Logger,
+    private readonly opts: PodWatcherOptions,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    this.wakeSleep?.();
+    await this.loop;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeSleep = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeSleep = done;
+    });
+  }
+
+  private async list(): Promise<string> {
+    const pods: V1Pod[] = [];
+    let cont: string | undefined;
+    let resourceVersion = "";
+    do {
+      const page = await this.kube.core.listNamespacedPod({
+        namespace: this.kube.namespace,
+        labelSelector: this.opts.labelSelector,
+        limit: 500,
+        _continue: cont,
+      });
+      pods.push(...page.items);
+      resourceVersion ||= page.metadata?.resourceVersion ?? "";
+      cont = page.metadata?._continue || undefined;
+    } while (cont);
+    this.onEvent({ type: "resync", pods });
+    return resourceVersion;
+  }
+
+  private async run(): Promise<void> {
+    let backoffMs = 500;
+    let resourceVersion: string | null = null;
+    let listedAt = 0;
+    const resyncMs = this.opts.resyncMs ?? 60_000;
+    while (!this.stopped) {
+      try {
+        if (resourceVersion === null || Date.now() - listedAt > resyncMs) {
+          resourceVersion = await this.list();
+          listedAt = Date.now();
+        }
+        const outcome = await this.watchOnce(resourceVersion, (rv) => (resourceVersion = rv));
+        if (outcome === "expired") resourceVersion = null;
+        backoffMs = 500;
+      } catch (err) {
+        if (this.stopped) break;
+        const f = kubeFailure(err);
+        this.log.warn("pod list/watch failed; retrying", { code: f.code, message: f.message, retryInMs: backoffMs });
+        await this.sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+        resourceVersion = null;
+      }
+    }
+  }
+
+  /** One watch request; resolves when it ends for any reason. */
+  private watchOnce(fromVersion: string, onVersion: (rv: string) => void): Promise<"ended" | "expired"> {
+    return new Promise((resolve, reject) => {
+      let expired = false;
+      let settled = false;
+      const finish = (err?: unknown) => {
+        if (settled) return;
+        settled = true;
+        this.abort = null;
+        if (err && !expired && !this.stopped && !isAbort(err)) reject(err);
+        else resolve(expired ? "expired" : "ended");
+      };
+      this.kube.watch
+        .watch(
+          `/api/v1/namespaces/${this.kube.namespace}/pods`,
+          {
+            labelSelector: this.opts.labelSelector,
+            resourceVersion: fromVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.opts.watchTimeoutSeconds ?? 240,
+          },
+          (type: string, obj: Record<string, unknown>) => {
+            if (type === "ERROR") {
+              // 410 Expired (or Gone): our version fell out of the server's history; re-list.
+              if ((obj as { code?: number }).code === 410) expired = true;
+              this.abort?.abort();
+              return;
+            }
+            const rv = (obj as V1Pod).metadata?.resourceVersion;
+            if (rv) onVersion(rv);
+            if (type === "ADDED" || type === "MODIFIED") this.onEvent({ type: "upsert", pod: obj as V1Pod });
+            else if (type === "DELETED") this.onEvent({ type: "deleted", pod: obj as V1Pod });
+          },
+          (err: unknown) => finish(err),
+        )
+        .then((controller) => {
+          this.abort = controller;
+          if (this.stopped || settled) controller.abort();
+        }, finish);
+    });
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || /aborted/i.test(err.message));
+}

@@ -1,0 +1,244 @@
+// The only module that touches `task_tries`. A try is claimed by one executor, which holds a lease on it
+// until its Pod is reclaimed; an executor that dies lets its leases run out and another adopts its tries.
+// Task instance states change here only by compare-and-set on (state, try_number).
+import type { Db, Queryable } from "../db/db.ts";
+import { podNameFor } from "./pod-names.ts";
+
+export interface ActiveTry {
+  taskInstanceId: string;
+  tryNumber: number;
+  namespace: string;
+  podName: string;
+  runPk: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  dagVersion: number;
+  logicalDate: Date;
+  params: Record<string, unknown>;
+  state: "queued" | "running" | "success" | "failed" | "cancelled";
+  startedAt: Date | null;
+  /** Set once the outcome is recorded; the Pod may still need deleting. */
+  endedAt: Date | null;
+}
+
+const TRY_SELECT = `
+  SELECT t.task_instance_id, t.try_number, t.namespace, t.pod_name, t.state, t.started_at, t.ended_at,
+         ti.run_pk, ti.task_id, r.dag_id, r.run_id, r.dag_version, r.logical_date, r.params
+    FROM task_tries t
+    JOIN task_instances ti ON ti.id = t.task_instance_id
+    JOIN dag_runs r ON r.id = ti.run_pk`;
+
+function toTry(r: Record<string, unknown>): ActiveTry {
+  return {
+    taskInstanceId: String(r.task_instance_id),
+    tryNumber: r.try_number as number,
+    namespace: r.namespace as string,
+    podName: r.pod_name as string,
+    runPk: String(r.run_pk),
+    dagId: r.dag_id as string,
+    runId: r.run_id as string,
+    taskId: r.task_id as string,
+    dagVersion: r.dag_version as number,
+    logicalDate: r.logical_date as Date,
+    params: (r.params as Record<string, unknown>) ?? {},
+    state: r.state as ActiveTry["state"],
+    startedAt: (r.started_at as Date | null) ?? null,
+    endedAt: (r.ended_at as Date | null) ?? null,
+  };
+}
+
+/** Takes up to `limit` scheduled tasks: each gets its next try number, a try row and a Pod name. */
+export async function claimTasks(db: Db, executorId: string, namespace: string, limit: number, leaseMs: number): Promise<ActiveTry[]> {
+  if (limit <= 0) return [];
+  return db.transaction(async (tx) => {
+    const picked = await tx.query(
+      `SELECT ti.id, ti.task_id, ti.try_number + 1 AS next_try, r.dag_id, r.run_id
+         FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+        WHERE ti.state = 'scheduled' AND r.state = 'running'
+        ORDER BY ti.id LIMIT $1 FOR UPDATE OF ti SKIP LOCKED`,
+      [limit],
+    );
+    if (picked.length === 0) return [];
+    const ids = picked.map((p) => String(p.id));
+    const tries = picked.map((p) => p.next_try as number);
+    const podNames = picked.map((p) =>
+      podNameFor({ dagId: p.dag_id as string, runId: p.run_id as string, taskId: p.task_id as string, tryNumber: p.next_try as number }),
+    );
+    await tx.query(
+      `UPDATE task_instances SET state = 'queued', try_number = try_number + 1, result = NULL, updated_at = now()
+        WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    await tx.query(
+      `INSERT INTO task_tries (task_instance_id, try_number, namespace, pod_name, state, executor_id, lease_until)
+       SELECT u.id, u.try_number, $4, u.pod_name, 'queued', $5, now() + make_interval(secs => $6)
+         FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, try_number, pod_name)`,
+      [ids, tries, podNames, namespace, executorId, leaseMs / 1000],
+    );
+    const rows = await tx.query(`${TRY_SELECT} WHERE (t.task_instance_id, t.try_number) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))`, [
+      ids,
+      tries,
+    ]);
+    return rows.map(toTry);
+  });
+}
+
+/** Takes over tries whose executor's lease ran out (it died or lost its database connection). */
+export async function adoptTries(db: Queryable, executorId: string, limit: number, leaseMs: number): Promise<ActiveTry[]> {
+  if (limit <= 0) return [];
+  const adopted = await db.query(
+    `UPDATE task_tries SET executor_id = $1, lease_until = now() + make_interval(secs => $3)
+      WHERE (task_instance_id, try_number) IN (
+        SELECT task_instance_id, try_number FROM task_tries
+         WHERE NOT pod_reclaimed AND (lease_until IS NULL OR lease_until < now())
+         LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING task_instance_id, try_number`,
+    [executorId, limit, leaseMs / 1000],
+  );
+  if (adopted.length === 0) return [];
+  const rows = await db.query(`${TRY_SELECT} WHERE (t.task_instance_id, t.try_number) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))`, [
+    adopted.map((a) => String(a.task_instance_id)),
+    adopted.map((a) => a.try_number as number),
+  ]);
+  return rows.map(toTry);
+}
+
+/** Extends this executor's leases; returns the keys of the tries it still holds. */
+export async function renewLeases(db: Queryable, executorId: string, leaseMs: number): Promise<Set<string>> {
+  const rows = await db.query(
+    `UPDATE task_tries SET lease_until = now() + make_interval(secs => $2)
+      WHERE executor_id = $1 AND NOT pod_reclaimed RETURNING task_instance_id, try_number`,
+    [executorId, leaseMs / 1000],
+  );
+  return new Set(rows.map((r) => tryKey(String(r.task_instance_id), r.try_number as number)));
+}
+
+export function tryKey(taskInstanceId: string, tryNumber: number): string {
+  return `${taskInstanceId}#${tryNumber}`;
+}
+
+export async function markTryRunning(db: Db, t: ActiveTry, startedAt: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `UPDATE task_tries SET state = 'running', started_at = COALESCE(started_at, $3)
+        WHERE task_instance_id = $1 AND try_number = $2 AND state = 'queued'`,
+      [t.taskInstanceId, t.tryNumber, startedAt],
+    );
+    const rows = await tx.query(
+      `UPDATE task_instances SET state = 'running', started_at = $3, updated_at = now()
+        WHERE id = $1 AND try_number = $2 AND state = 'queued' RETURNING id`,
+      [t.taskInstanceId, t.tryNumber, startedAt],
+    );
+    return rows.length > 0;
+  });
+}
+
+export interface TryOutcome {
+  tryState: "success" | "failed" | "cancelled";
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+  result: unknown;
+  startedAt: Date | null;
+  logComplete: boolean;
+  logBytes: number;
+  /** When a failed try may be retried (if tries remain): now + the task's retry delay. */
+  retryAt: Date;
+  /** False for failures a retry cannot fix (e.g. a template that does not render). */
+  retryable: boolean;
+}
+
+/**
+ * Records how a try ended and moves its task on: success, up_for_retry (tries remain) or failed. If the
+ * task moved on meanwhile (cancelled, cleared), only the try is recorded. Returns the task's new state.
+ */
+export async function recordOutcome(db: Db, t: ActiveTry, o: TryOutcome): Promise<string | null> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `UPDATE task_tries SET state = $3, ended_at = now(), exit_code = $4, reason = $5, message = $6,
+              started_at = COALESCE(started_at, $7), log_complete = $8, log_bytes = $9
+        WHERE task_instance_id = $1 AND try_number = $2 AND ended_at IS NULL`,
+      [t.taskInstanceId, t.tryNumber, o.tryState, o.exitCode, o.reason, truncate(o.message), o.startedAt, o.logComplete, o.logBytes],
+    );
+    if (o.tryState === "cancelled") return null;
+    const [row] = await tx.query<{ state: string }>(
+      `UPDATE task_instances
+          SET state = CASE WHEN $3 THEN 'success'
+                           WHEN $5 AND try_number < max_tries THEN 'up_for_retry'
+                           ELSE 'failed' END,
+              retry_at = CASE WHEN NOT $3 AND $5 AND try_number < max_tries THEN $6::timestamptz ELSE NULL END,
+              result = CASE WHEN $3 THEN $4::jsonb ELSE NULL END,
+              started_at = COALESCE(started_at, $7),
+              ended_at = CASE WHEN $3 OR NOT ($5 AND try_number < max_tries) THEN now() ELSE NULL END,
+              updated_at = now()
+        WHERE id = $1 AND try_number = $2 AND state IN ('queued', 'running')
+        RETURNING state`,
+      [t.taskInstanceId, t.tryNumber, o.tryState === "success", JSON.stringify(o.result ?? null), o.retryable, o.retryAt, o.startedAt],
+    );
+    return row?.state ?? null;
+  });
+}
+
+function truncate(s: string | null, max = 4096): string | null {
+  return s && s.length > max ? s.slice(0, max) : s;
+}
+
+export async function markReclaimed(db: Queryable, t: ActiveTry): Promise<void> {
+  await db.query(`UPDATE task_tries SET pod_reclaimed = true, lease_until = NULL WHERE task_instance_id = $1 AND try_number = $2`, [
+    t.taskInstanceId,
+    t.tryNumber,
+  ]);
+}
+
+/** Of the given tries, those whose task no longer wants them (cancelled, or cleared for a new try). */
+export async function unwantedTries(db: Queryable, tries: ActiveTry[]): Promise<Set<string>> {
+  if (tries.length === 0) return new Set();
+  const rows = await db.query(
+    `SELECT u.id, u.try_number FROM unnest($1::bigint[], $2::int[]) AS u(id, try_number)
+       LEFT JOIN task_instances ti ON ti.id = u.id
+      WHERE ti.id IS NULL OR ti.try_number <> u.try_number OR ti.state NOT IN ('queued', 'running')`,
+    [tries.map((t) => t.taskInstanceId), tries.map((t) => t.tryNumber)],
+  );
+  return new Set(rows.map((r) => tryKey(String(r.id), r.try_number as number)));
+}
+
+/** Results of the run's finished tasks, for templates and function task contexts. */
+export async function runResults(db: Queryable, runPk: string): Promise<Record<string, { result: unknown }>> {
+  const rows = await db.query<{ task_id: string; result: unknown }>(
+    `SELECT task_id, result FROM task_instances WHERE run_pk = $1 AND state = 'success'`,
+    [runPk],
+  );
+  return Object.fromEntries(rows.map((r) => [r.task_id, { result: r.result ?? null }]));
+}
+
+export interface TryLogInfo {
+  podName: string;
+  namespace: string;
+  tryNumber: number;
+  state: string;
+  logComplete: boolean;
+  podReclaimed: boolean;
+  endedAt: Date | null;
+}
+
+/** The try a log request is about: `tryNumber`, or the latest. */
+export async function findTry(db: Queryable, taskInstanceId: string, tryNumber: number | null): Promise<TryLogInfo | null> {
+  const [r] = await db.query(
+    `SELECT pod_name, namespace, try_number, state, log_complete, pod_reclaimed, ended_at FROM task_tries
+      WHERE task_instance_id = $1 AND ($2::int IS NULL OR try_number = $2)
+      ORDER BY try_number DESC LIMIT 1`,
+    [taskInstanceId, tryNumber],
+  );
+  return r
+    ? {
+        podName: r.pod_name as string,
+        namespace: r.namespace as string,
+        tryNumber: r.try_number as number,
+        state: r.state as string,
+        logComplete: r.log_complete as boolean,
+        podReclaimed: r.pod_reclaimed as boolean,
+        endedAt: (r.ended_at as Date | null) ?? null,
+      }
+    : null;
+}

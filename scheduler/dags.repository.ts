@@ -1,0 +1,147 @@
+// The only module that touches `dags` and `dag_versions`.
+import { createHash } from "node:crypto";
+import type { Db, Queryable } from "../db/db.ts";
+import type { DagDefinition } from "../sdk/definition.ts";
+import { initialNextRunAt } from "./cron.ts";
+
+export interface DagRow {
+  dagId: string;
+  latestVersion: number;
+  paused: boolean;
+  nextRunAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  definition: DagDefinition;
+}
+
+export interface DagVersionRow {
+  dagId: string;
+  version: number;
+  definition: DagDefinition;
+  createdAt: Date;
+}
+
+const DAG_COLUMNS = `d.dag_id, d.latest_version, d.paused, d.next_run_at, d.created_at, d.updated_at, v.definition`;
+
+function toDag(r: Record<string, unknown>): DagRow {
+  return {
+    dagId: r.dag_id as string,
+    latestVersion: r.latest_version as number,
+    paused: r.paused as boolean,
+    nextRunAt: (r.next_run_at as Date | null) ?? null,
+    createdAt: r.created_at as Date,
+    updatedAt: r.updated_at as Date,
+    definition: r.definition as DagDefinition,
+  };
+}
+
+function scheduleKey(d: DagDefinition): string {
+  return JSON.stringify([d.schedule, d.timezone, d.start, d.catchup]);
+}
+
+export interface SavedVersion {
+  version: number;
+  /** False when the source was identical to the latest version (no new version was made). */
+  created: boolean;
+}
+
+/**
+ * Stores a compiled DAG file as the DAG's next version. Posting the same source again is a no-op that
+ * returns the existing version, so re-deploying is idempotent.
+ */
+export async function saveDagVersion(
+  db: Db,
+  input: { definition: DagDefinition; source: string; bundle: string },
+  now = new Date(),
+): Promise<SavedVersion> {
+  const { definition, source, bundle } = input;
+  const sha = createHash("sha256").update(source).digest("hex");
+  return db.transaction(async (tx) => {
+    // Lock the DAG row (or, for a new DAG, serialise concurrent first posts on an advisory lock).
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry-dag:' || $1))", [definition.dagId]);
+    const [current] = await tx.query<{ latest_version: number; source_sha256: string; definition: DagDefinition }>(
+      `SELECT d.latest_version, v.source_sha256, v.definition FROM dags d
+         JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
+        WHERE d.dag_id = $1`,
+      [definition.dagId],
+    );
+    if (current && current.source_sha256 === sha) return { version: current.latest_version, created: false };
+    const version = (current?.latest_version ?? 0) + 1;
+    const scheduleChanged = !current || scheduleKey(current.definition) !== scheduleKey(definition);
+    const nextRunAt = definition.schedule
+      ? initialNextRunAt(definition.schedule, definition.timezone, definition.start ? new Date(definition.start) : null, definition.catchup, now)
+      : null;
+    if (!current) {
+      await tx.query(`INSERT INTO dags (dag_id, latest_version, next_run_at) VALUES ($1, 0, $2)`, [definition.dagId, nextRunAt]);
+    }
+    await tx.query(
+      `INSERT INTO dag_versions (dag_id, version, source, source_sha256, bundle, definition) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [definition.dagId, version, source, sha, bundle, JSON.stringify(definition)],
+    );
+    await tx.query(
+      `UPDATE dags SET latest_version = $2, updated_at = now(),
+              next_run_at = CASE WHEN $3::boolean THEN $4::timestamptz ELSE next_run_at END
+        WHERE dag_id = $1`,
+      [definition.dagId, version, scheduleChanged, nextRunAt],
+    );
+    return { version, created: true };
+  });
+}
+
+export async function getDag(db: Queryable, dagId: string): Promise<DagRow | null> {
+  const rows = await db.query(
+    `SELECT ${DAG_COLUMNS} FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
+      WHERE d.dag_id = $1`,
+    [dagId],
+  );
+  return rows[0] ? toDag(rows[0]) : null;
+}
+
+export async function listDags(db: Queryable, opts: { limit: number; after?: string }): Promise<DagRow[]> {
+  const rows = await db.query(
+    `SELECT ${DAG_COLUMNS} FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
+      WHERE $2::text IS NULL OR d.dag_id > $2 ORDER BY d.dag_id LIMIT $1`,
+    [opts.limit, opts.after ?? null],
+  );
+  return rows.map(toDag);
+}
+
+export async function getDagVersion(db: Queryable, dagId: string, version: number): Promise<DagVersionRow | null> {
+  const [r] = await db.query(`SELECT dag_id, version, definition, created_at FROM dag_versions WHERE dag_id = $1 AND version = $2`, [
+    dagId,
+    version,
+  ]);
+  return r
+    ? { dagId: r.dag_id as string, version: r.version as number, definition: r.definition as DagDefinition, createdAt: r.created_at as Date }
+    : null;
+}
+
+export async function getBundle(db: Queryable, dagId: string, version: number): Promise<string | null> {
+  const [r] = await db.query<{ bundle: string }>(`SELECT bundle FROM dag_versions WHERE dag_id = $1 AND version = $2`, [dagId, version]);
+  return r ? r.bundle : null;
+}
+
+export async function setPaused(db: Queryable, dagId: string, paused: boolean): Promise<boolean> {
+  const rows = await db.query(`UPDATE dags SET paused = $2, updated_at = now() WHERE dag_id = $1 RETURNING dag_id`, [dagId, paused]);
+  return rows.length > 0;
+}
+
+export type DeleteDagOutcome = "deleted" | "not_found" | "has_active_runs";
+
+/** Deletes a DAG with all its versions and run history; refused while runs are queued or running. */
+export async function deleteDag(db: Db, dagId: string): Promise<DeleteDagOutcome> {
+  return db.transaction(async (tx) => {
+    const [dag] = await tx.query(`SELECT dag_id FROM dags WHERE dag_id = $1 FOR UPDATE`, [dagId]);
+    if (!dag) return "not_found";
+    const [active] = await tx.query(`SELECT 1 FROM dag_runs WHERE dag_id = $1 AND state IN ('queued', 'running') LIMIT 1`, [dagId]);
+    if (active) return "has_active_runs";
+    const [unreclaimed] = await tx.query(
+      `SELECT 1 FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id JOIN dag_runs r ON r.id = ti.run_pk
+        WHERE r.dag_id = $1 AND NOT t.pod_reclaimed LIMIT 1`,
+      [dagId],
+    );
+    if (unreclaimed) return "has_active_runs";
+    await tx.query(`DELETE FROM dags WHERE dag_id = $1`, [dagId]);
+    return "deleted";
+  });
+}

@@ -1,0 +1,253 @@
+// The only module that touches `dag_runs` and `task_instances` (the executor's try-level writes go
+// through executor/tries.repository.ts, which updates task_instances only by compare-and-set).
+import type { Db, Queryable } from "../db/db.ts";
+import type { DagDefinition } from "../sdk/definition.ts";
+import type { RunState, TaskState } from "./states.ts";
+import type { TaskMove } from "./run-planner.ts";
+
+export interface RunRow {
+  pk: string;
+  dagId: string;
+  runId: string;
+  dagVersion: number;
+  runType: "scheduled" | "manual";
+  state: RunState;
+  logicalDate: Date;
+  params: Record<string, unknown>;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+export interface TaskInstanceRow {
+  id: string;
+  runPk: string;
+  taskId: string;
+  state: TaskState;
+  tryNumber: number;
+  maxTries: number;
+  retryAt: Date | null;
+  result: unknown;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+export interface TaskInstanceView extends TaskInstanceRow {
+  podName: string | null;
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+}
+
+const RUN_COLUMNS = `id, dag_id, run_id, dag_version, run_type, state, logical_date, params, created_at, started_at, ended_at`;
+
+export function toRun(r: Record<string, unknown>): RunRow {
+  return {
+    pk: String(r.id),
+    dagId: r.dag_id as string,
+    runId: r.run_id as string,
+    dagVersion: r.dag_version as number,
+    runType: r.run_type as RunRow["runType"],
+    state: r.state as RunState,
+    logicalDate: r.logical_date as Date,
+    params: (r.params as Record<string, unknown>) ?? {},
+    createdAt: r.created_at as Date,
+    startedAt: (r.started_at as Date | null) ?? null,
+    endedAt: (r.ended_at as Date | null) ?? null,
+  };
+}
+
+function toTaskInstance(r: Record<string, unknown>): TaskInstanceRow {
+  return {
+    id: String(r.id),
+    runPk: String(r.run_pk),
+    taskId: r.task_id as string,
+    state: r.state as TaskState,
+    tryNumber: r.try_number as number,
+    maxTries: r.max_tries as number,
+    retryAt: (r.retry_at as Date | null) ?? null,
+    result: r.result ?? null,
+    startedAt: (r.started_at as Date | null) ?? null,
+    endedAt: (r.ended_at as Date | null) ?? null,
+  };
+}
+
+export interface NewRun {
+  dagId: string;
+  runId: string;
+  runType: RunRow["runType"];
+  logicalDate: Date;
+  params: Record<string, unknown>;
+  dagVersion: number;
+  definition: DagDefinition;
+}
+
+/** Creates a queued run with all its tasks pending. Returns null if the run id is taken. */
+export async function createRun(tx: Queryable, run: NewRun): Promise<RunRow | null> {
+  const [row] = await tx.query(
+    `INSERT INTO dag_runs (dag_id, run_id, dag_version, run_type, state, logical_date, params)
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6)
+     ON CONFLICT (dag_id, run_id) DO NOTHING
+     RETURNING ${RUN_COLUMNS}`,
+    [run.dagId, run.runId, run.dagVersion, run.runType, run.logicalDate, JSON.stringify(run.params)],
+  );
+  if (!row) return null;
+  const tasks = run.definition.tasks;
+  await tx.query(
+    `INSERT INTO task_instances (run_pk, task_id, state, max_tries)
+     SELECT $1, t.task_id, 'pending', t.max_tries FROM unnest($2::text[], $3::int[]) AS t(task_id, max_tries)`,
+    [row.id, tasks.map((t) => t.taskId), tasks.map((t) => t.retries + 1)],
+  );
+  return toRun(row);
+}
+
+export async function getRun(db: Queryable, dagId: string, runId: string): Promise<RunRow | null> {
+  const [row] = await db.query(`SELECT ${RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 AND run_id = $2`, [dagId, runId]);
+  return row ? toRun(row) : null;
+}
+
+export async function lockRun(tx: Queryable, dagId: string, runId: string): Promise<RunRow | null> {
+  const [row] = await tx.query(`SELECT ${RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 AND run_id = $2 FOR UPDATE`, [dagId, runId]);
+  return row ? toRun(row) : null;
+}
+
+/** Newest first; `before` is the cursor returned as the last row's (logicalDate, pk). */
+export async function listRuns(
+  db: Queryable,
+  dagId: string,
+  opts: { limit: number; state?: RunState; before?: { logicalDate: Date; pk: string } },
+): Promise<RunRow[]> {
+  const rows = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM dag_runs
+      WHERE dag_id = $1 AND ($2::text IS NULL OR state = $2)
+        AND ($3::timestamptz IS NULL OR (logical_date, id) < ($3, $4::bigint))
+      ORDER BY logical_date DESC, id DESC LIMIT $5`,
+    [dagId, opts.state ?? null, opts.before?.logicalDate ?? null, opts.before?.pk ?? null, opts.limit],
+  );
+  return rows.map(toRun);
+}
+
+/** A run's task instances with the facts of each one's latest try. */
+export async function listTaskViews(db: Queryable, runPk: string): Promise<TaskInstanceView[]> {
+  const rows = await db.query(
+    `SELECT ti.*, tr.pod_name, tr.exit_code, tr.reason, tr.message
+       FROM task_instances ti
+       LEFT JOIN task_tries tr ON tr.task_instance_id = ti.id AND tr.try_number = ti.try_number
+      WHERE ti.run_pk = $1 ORDER BY ti.id`,
+    [runPk],
+  );
+  return rows.map((r) => ({
+    ...toTaskInstance(r),
+    podName: (r.pod_name as string | null) ?? null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    message: (r.message as string | null) ?? null,
+  }));
+}
+
+export async function listTaskInstances(db: Queryable, runPks: string[]): Promise<TaskInstanceRow[]> {
+  const rows = await db.query(`SELECT * FROM task_instances WHERE run_pk = ANY($1::bigint[])`, [runPks]);
+  return rows.map(toTaskInstance);
+}
+
+export async function getTaskInstance(db: Queryable, runPk: string, taskId: string): Promise<TaskInstanceRow | null> {
+  const [row] = await db.query(`SELECT * FROM task_instances WHERE run_pk = $1 AND task_id = $2`, [runPk, taskId]);
+  return row ? toTaskInstance(row) : null;
+}
+
+/** Applies planned moves, each only if the task is still in the state it was planned from. */
+export async function applyTaskMoves(tx: Queryable, runPk: string, moves: TaskMove[]): Promise<number> {
+  if (moves.length === 0) return 0;
+  const rows = await tx.query(
+    `UPDATE task_instances t
+        SET state = m.to_state, updated_at = now(),
+            retry_at = CASE WHEN m.to_state = 'scheduled' THEN NULL ELSE t.retry_at END,
+            ended_at = CASE WHEN m.to_state IN ('skipped', 'upstream_failed') THEN now() ELSE t.ended_at END
+       FROM unnest($2::text[], $3::text[], $4::text[]) AS m(task_id, from_state, to_state)
+      WHERE t.run_pk = $1 AND t.task_id = m.task_id AND t.state = m.from_state
+      RETURNING t.id`,
+    [runPk, moves.map((m) => m.taskId), moves.map((m) => m.from), moves.map((m) => m.to)],
+  );
+  return rows.length;
+}
+
+/** Ends a running run; a no-op if it already left `running`. */
+export async function finishRun(tx: Queryable, runPk: string, state: "success" | "failed"): Promise<boolean> {
+  const rows = await tx.query(
+    `UPDATE dag_runs SET state = $2, ended_at = now(), updated_at = now() WHERE id = $1 AND state = 'running' RETURNING id`,
+    [runPk, state],
+  );
+  return rows.length > 0;
+}
+
+/** Running runs to plan, least recently planned first, locked so two schedulers plan different runs. */
+export async function lockRunsToPlan(tx: Queryable, limit: number): Promise<RunRow[]> {
+  const rows = await tx.query(
+    `SELECT ${RUN_COLUMNS} FROM dag_runs WHERE state = 'running'
+      ORDER BY planned_at NULLS FIRST, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+  return rows.map(toRun);
+}
+
+export async function markPlanned(tx: Queryable, runPks: string[]): Promise<void> {
+  await tx.query(`UPDATE dag_runs SET planned_at = now() WHERE id = ANY($1::bigint[])`, [runPks]);
+}
+
+/** Starts queued runs of one DAG while fewer than `maxActiveRuns` are running (oldest logical date first). */
+export async function startQueuedRuns(db: Db, dagId: string, maxActiveRuns: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    // The DAG row lock makes the count-then-start atomic across schedulers.
+    const [dag] = await tx.query(`SELECT paused FROM dags WHERE dag_id = $1 FOR UPDATE`, [dagId]);
+    if (!dag || dag.paused) return 0;
+    const [{ running }] = await tx.query<{ running: number }>(
+      `SELECT count(*)::int AS running FROM dag_runs WHERE dag_id = $1 AND state = 'running'`,
+      [dagId],
+    );
+    const room = maxActiveRuns - running;
+    if (room <= 0) return 0;
+    const started = await tx.query(
+      `UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, now()), updated_at = now(), planned_at = NULL
+        WHERE id IN (SELECT id FROM dag_runs WHERE dag_id = $1 AND state = 'queued' ORDER BY logical_date, id LIMIT $2)
+      RETURNING id`,
+      [dagId, room],
+    );
+    return started.length;
+  });
+}
+
+export async function dagsWithQueuedRuns(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ dag_id: string }>(`SELECT DISTINCT dag_id FROM dag_runs WHERE state = 'queued'`);
+  return rows.map((r) => r.dag_id);
+}
+
+/** Cancels a run and every task of it that has not finished. The executor then deletes their Pods. */
+export async function cancelRun(tx: Queryable, runPk: string): Promise<void> {
+  await tx.query(`UPDATE dag_runs SET state = 'cancelled', ended_at = now(), updated_at = now() WHERE id = $1`, [runPk]);
+  await tx.query(
+    `UPDATE task_instances SET state = 'cancelled', ended_at = now(), updated_at = now()
+      WHERE run_pk = $1 AND state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')`,
+    [runPk],
+  );
+}
+
+/** Puts tasks back to pending for a new try, allowing `retries` more tries from where each stands. */
+export async function resetTasks(tx: Queryable, runPk: string, resets: { taskId: string; retries: number }[]): Promise<void> {
+  await tx.query(
+    `UPDATE task_instances t
+        SET state = 'pending', result = NULL, retry_at = NULL, started_at = NULL, ended_at = NULL,
+            max_tries = t.try_number + r.retries + 1, updated_at = now()
+       FROM unnest($2::text[], $3::int[]) AS r(task_id, retries)
+      WHERE t.run_pk = $1 AND t.task_id = r.task_id`,
+    [runPk, resets.map((r) => r.taskId), resets.map((r) => r.retries)],
+  );
+}
+
+/** A finished run goes back to queued (so maxActiveRuns still holds) when one of its tasks is cleared. */
+export async function reopenRun(tx: Queryable, runPk: string): Promise<void> {
+  await tx.query(
+    `UPDATE dag_runs SET state = 'queued', ended_at = NULL, updated_at = now()
+      WHERE id = $1 AND state IN ('success', 'failed', 'cancelled')`,
+    [runPk],
+  );
+}

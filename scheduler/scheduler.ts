@@ -1,0 +1,167 @@
+// The scheduler loop: creates runs from cron schedules, starts queued runs within maxActiveRuns, and
+// moves tasks through their states as their upstream tasks finish. Several schedulers may run against one
+// database: every step locks what it changes (SKIP LOCKED) or changes it by compare-and-set.
+import type { Db } from "../db/db.ts";
+import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
+import type { Logger } from "../app/logger.ts";
+import type { DagDefinition } from "../sdk/definition.ts";
+import { dueTicks } from "./cron.ts";
+import { getDagVersion } from "./dags.repository.ts";
+import { planRun, type TaskSnapshot } from "./run-planner.ts";
+import {
+  applyTaskMoves,
+  createRun,
+  dagsWithQueuedRuns,
+  finishRun,
+  listTaskInstances,
+  lockRunsToPlan,
+  markPlanned,
+  startQueuedRuns,
+} from "./runs.repository.ts";
+
+export interface SchedulerOptions {
+  /** Backstop poll interval when no notification arrives. @default 1000 */
+  pollIntervalMs?: number;
+  /** Runs planned per pass. @default 200 */
+  planBatchSize?: number;
+}
+
+export class Scheduler {
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private readonly definitions = new Map<string, DagDefinition>();
+  private readonly pollIntervalMs: number;
+  private readonly planBatchSize: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly wakeup: Wakeup,
+    private readonly log: Logger,
+    opts: SchedulerOptions = {},
+  ) {
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.planBatchSize = opts.planBatchSize ?? 200;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeup.poke();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let busy = false;
+      try {
+        busy = (await this.tick()) > 0;
+      } catch (err) {
+        this.log.error("scheduler pass failed; retrying", { err });
+      }
+      if (!this.stopped && !busy) await this.wakeup.sleep(this.pollIntervalMs);
+    }
+  }
+
+  /** One pass over all the scheduler's duties. Returns how many changes it made. */
+  async tick(now = new Date()): Promise<number> {
+    const created = await this.createDueRuns(now);
+    const started = await this.startQueuedRuns();
+    const planned = await this.planRunningRuns(now);
+    const changes = created + started + planned;
+    if (changes > 0) await notifyWakeup(this.db, "tasks");
+    return changes;
+  }
+
+  private async definitionOf(dagId: string, version: number): Promise<DagDefinition> {
+    const key = `${dagId}@${version}`;
+    let def = this.definitions.get(key);
+    if (!def) {
+      const row = await getDagVersion(this.db, dagId, version);
+      if (!row) throw new Error(`DAG version ${key} is missing`);
+      def = row.definition;
+      this.definitions.set(key, def);
+    }
+    return def;
+  }
+
+  private async createDueRuns(now: Date): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const due = await tx.query<{ dag_id: string; next_run_at: Date; latest_version: number; definition: DagDefinition }>(
+        `SELECT d.dag_id, d.next_run_at, d.latest_version, v.definition
+           FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
+          WHERE NOT d.paused AND d.next_run_at <= $1
+          ORDER BY d.next_run_at LIMIT 50 FOR UPDATE OF d SKIP LOCKED`,
+        [now],
+      );
+      let created = 0;
+      for (const dag of due) {
+        const def = dag.definition;
+        if (!def.schedule) {
+          await tx.query(`UPDATE dags SET next_run_at = NULL WHERE dag_id = $1`, [dag.dag_id]);
+          continue;
+        }
+        const { ticks, nextRunAt } = dueTicks(def.schedule, def.timezone, dag.next_run_at, now, def.catchup);
+        for (const tick of ticks) {
+          const run = await createRun(tx, {
+            dagId: dag.dag_id,
+            runId: `scheduled__${tick.toISOString()}`,
+            runType: "scheduled",
+            logicalDate: tick,
+            params: def.params,
+            dagVersion: dag.latest_version,
+            definition: def,
+          });
+          if (run) created++;
+        }
+        await tx.query(`UPDATE dags SET next_run_at = $2 WHERE dag_id = $1`, [dag.dag_id, nextRunAt]);
+      }
+      if (created > 0) this.log.info("created scheduled runs", { count: created });
+      return created;
+    });
+  }
+
+  private async startQueuedRuns(): Promise<number> {
+    let started = 0;
+    for (const dagId of await dagsWithQueuedRuns(this.db)) {
+      const [latest] = await this.db.query<{ latest_version: number }>(`SELECT latest_version FROM dags WHERE dag_id = $1`, [dagId]);
+      if (!latest) continue;
+      const def = await this.definitionOf(dagId, latest.latest_version);
+      started += await startQueuedRuns(this.db, dagId, def.maxActiveRuns);
+    }
+    return started;
+  }
+
+  private async planRunningRuns(now: Date): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const runs = await lockRunsToPlan(tx, this.planBatchSize);
+      if (runs.length === 0) return 0;
+      const instances = await listTaskInstances(tx, runs.map((r) => r.pk));
+      const byRun = new Map<string, Map<string, TaskSnapshot>>();
+      for (const ti of instances) {
+        let m = byRun.get(ti.runPk);
+        if (!m) byRun.set(ti.runPk, (m = new Map()));
+        m.set(ti.taskId, { state: ti.state, retryAt: ti.retryAt });
+      }
+      let changes = 0;
+      for (const run of runs) {
+        const def = await this.definitionOf(run.dagId, run.dagVersion);
+        const plan = planRun(def, byRun.get(run.pk) ?? new Map(), now);
+        const applied = await applyTaskMoves(tx, run.pk, plan.moves);
+        changes += applied;
+        // If a task changed under us (an executor finished it, a user cleared it), the outcome was planned
+        // from stale states: leave the run for the next pass.
+        if (plan.runOutcome && applied === plan.moves.length) {
+          if (await finishRun(tx, run.pk, plan.runOutcome)) {
+            changes++;
+            this.log.info(`run ${run.dagId}/${run.runId} ${plan.runOutcome}`);
+          }
+        }
+      }
+      await markPlanned(tx, runs.map((r) => r.pk));
+      return changes;
+    });
+  }
+}

@@ -1,0 +1,98 @@
+// Starts a whole Ferry for a test: its own database, localkube, an S3 log store (s3rver) and the API on
+// a free port, with a known admin token. `api()` calls the REST API like any client would.
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { compileConfig } from "../../config/config.ts";
+import { startFerry, type Ferry } from "../../app/ferry.ts";
+import { createLogger } from "../../app/logger.ts";
+import { createTestDb, type TestDb } from "./db.ts";
+import { startS3, type TestS3 } from "./s3.ts";
+
+export const TEST_TOKEN = "test-admin-token-0123456789";
+
+export interface TestFerry {
+  ferry: Ferry;
+  url: string;
+  s3: TestS3 | null;
+  testDb: TestDb;
+  dataDir: string;
+  api(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string }>;
+  waitForRun(dagId: string, runId: string, timeoutMs?: number): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startTestFerry(opts: { s3?: boolean; env?: Record<string, string>; executor?: Record<string, unknown> } = {}): Promise<TestFerry> {
+  const testDb = await createTestDb();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "ferry-test-"));
+  const s3 = opts.s3 === false ? null : await startS3();
+  if (s3) Object.assign(process.env, s3.env); // the AWS SDK reads its endpoint and credentials from the environment
+  const config = compileConfig({
+    DATABASE_URL: testDb.url,
+    FERRY_DATA_DIR: dataDir,
+    FERRY_PORT: "0",
+    FERRY_KUBE: "local",
+    FERRY_API_TOKEN: TEST_TOKEN,
+    FERRY_LOG_STORE: s3 ? "s3://ferry-logs/logs" : `file://${path.join(dataDir, "logs")}`,
+    ...opts.env,
+  });
+  const quiet = process.env.FERRY_TEST_VERBOSE ? undefined : () => {};
+  const ferry = await startFerry(config, {
+    log: createLogger("ferry", quiet, false),
+    scheduler: { pollIntervalMs: 200 },
+    executor: { pollIntervalMs: 200, logFlushIntervalMs: 200, ...opts.executor },
+  });
+  const url = ferry.url!;
+  const api: TestFerry["api"] = async (method, route, body, headers = {}) => {
+    const h: Record<string, string> = { authorization: `Bearer ${TEST_TOKEN}`, ...headers };
+    let payload: string | undefined;
+    if (typeof body === "string") {
+      payload = body;
+      h["content-type"] ??= "application/typescript";
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      h["content-type"] ??= "application/json";
+    }
+    const res = await fetch(url + route, { method, headers: h, body: payload });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: parsed, text };
+  };
+  return {
+    ferry,
+    url,
+    s3,
+    testDb,
+    dataDir,
+    api,
+    async waitForRun(dagId, runId, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: any;
+      while (Date.now() < deadline) {
+        last = (await api("GET", `/api/v1/dags/${dagId}/runs/${encodeURIComponent(runId)}`)).body;
+        if (["success", "failed", "cancelled"].includes(last?.state)) return last;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`run ${dagId}/${runId} did not finish in time; last seen: ${JSON.stringify(last)}`);
+    },
+    async close() {
+      await ferry.close();
+      await s3?.close();
+      await testDb.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
