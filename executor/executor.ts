@@ -92,12 +92,19 @@ export class Executor {
     this.loop ??= this.run();
   }
 
-  /** Stops work and hands the tries it holds back at once (their Pods keep running; the next executor adopts them). */
-  async stop(): Promise<void> {
+  /**
+   * Stops work. The Pods keep running: what their logs printed so far is stored, and the tries are
+   * handed back at once for the next executor to adopt (or, with releaseLeases false, left to expire
+   * as if this process had died).
+   */
+  async stop(opts: { releaseLeases?: boolean } = {}): Promise<void> {
     this.stopped = true;
     this.wakeup.poke();
     await this.loop;
     await this.watcher.stop();
+    for (const h of this.handles.values()) h.shipper?.stop();
+    await this.settle();
+    if (opts.releaseLeases === false) return;
     await this.db
       .query(`UPDATE task_tries SET lease_until = NULL WHERE executor_id = $1 AND NOT pod_reclaimed`, [this.id])
       .catch(() => {});
@@ -233,7 +240,7 @@ export class Executor {
 
   /** Moves one try along from what we know of its Pod. Safe to call any number of times. */
   private async progress(h: TryHandle): Promise<void> {
-    if (h.finalizing || this.handles.get(h.t.podName) !== h) return;
+    if (this.stopped || h.finalizing || this.handles.get(h.t.podName) !== h) return;
     if (h.t.endedAt) return this.reclaim(h);
     if (!h.created && !h.pod && !h.gone) {
       if (h.stopRequested) return this.finishWithoutPod(h, "cancelled", "Cancelled", "the task was cancelled before its Pod was created", false);
@@ -358,6 +365,10 @@ export class Executor {
     h.finalizing = true;
     try {
       const shipped: ShipResult = h.shipping ? await h.shipping : { complete: !h.gone, bytes: 0 };
+      if (this.stopped) {
+        h.finalizing = false; // shutting down: the adopting executor records the outcome
+        return;
+      }
       const finished = h.pod && !h.stuck ? assessPod(h.pod, new Date(), this.o.pendingTimeoutMs) : null;
       const outcome: PodOutcome | null = finished?.kind === "finished" ? finished.outcome : null;
       let o: Omit<TryOutcome, "retryAt">;

@@ -25,6 +25,8 @@ export interface LogShipperOptions {
 
 export class LogShipper {
   private stateChanged: (() => void) | null = null;
+  private stopped = false;
+  private controller: AbortController | null = null;
 
   constructor(
     private readonly kube: Kube,
@@ -40,6 +42,16 @@ export class LogShipper {
   /** The executor calls this when the Pod's state changes, so waits end promptly. */
   poke(): void {
     this.stateChanged?.();
+  }
+
+  /**
+   * Stops copying (the executor is shutting down): what was received is stored, the rest is left in
+   * the Pod for the executor that adopts the try. run() then resolves with complete = false.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.controller?.abort();
+    this.poke();
   }
 
   private waitForChange(ms: number): Promise<void> {
@@ -61,7 +73,7 @@ export class LogShipper {
     let complete = false;
     let backoffMs = 250;
     try {
-      for (;;) {
+      while (!this.stopped) {
         const state = this.state();
         if (state === "gone") break;
         if (state === "waiting") {
@@ -70,6 +82,7 @@ export class LogShipper {
         }
         const attempt = await this.copyOnce(writer, offset);
         offset = attempt.offset;
+        if (attempt.outcome === "stopped") break;
         if (attempt.outcome === "ended" && this.state() === "finished") {
           complete = true;
           break;
@@ -104,7 +117,7 @@ export class LogShipper {
   private async copyOnce(
     writer: TryLogWriter,
     skip: number,
-  ): Promise<{ outcome: "ended" | "not_started" | "not_found" | "error" | "stalled"; offset: number }> {
+  ): Promise<{ outcome: "ended" | "not_started" | "not_found" | "error" | "stalled" | "stopped"; offset: number }> {
     let received = 0;
     let offset = skip;
     let finished!: () => void;
@@ -128,6 +141,7 @@ export class LogShipper {
     let controller: AbortController;
     try {
       controller = await this.kube.logs.log(this.kube.namespace, this.podName, CONTAINER_NAME, sink, { follow: true });
+      this.controller = controller;
     } catch (err) {
       const f = kubeFailure(err);
       if (f.code === 404) return { outcome: "not_found", offset };
@@ -142,6 +156,10 @@ export class LogShipper {
       const wait = state === "finished" || state === "gone" ? this.opts.drainTimeoutMs ?? 10_000 : 30_000;
       const result = await Promise.race([ended.then(() => "ended" as const), this.waitForChange(wait).then(() => "tick" as const)]);
       if (result === "ended") return { outcome: "ended", offset };
+      if (this.stopped) {
+        controller.abort();
+        return { outcome: "stopped", offset };
+      }
       const now = this.state();
       if ((now === "finished" || now === "gone") && (state === "finished" || state === "gone")) {
         controller.abort();

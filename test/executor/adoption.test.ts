@@ -1,0 +1,75 @@
+// An executor that dies mid-task loses nothing: its leases run out, another executor adopts the try,
+// resumes the log copy where the store left off (no byte lost, none twice), records the outcome and
+// deletes the Pod.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Executor } from "../../executor/executor.ts";
+import { createWakeup } from "../../db/wakeup.ts";
+import { silentLogger } from "../../app/logger.ts";
+import { POD_SELECTOR } from "../../executor/pod-names.ts";
+import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
+
+const SLOW_DAG = `
+import { dag, podTask } from "ferry";
+export default dag("slow_printer", { schedule: null }, () => {
+  podTask("print", { image: "busybox", command: ["sh", "-c", "for i in $(seq 1 40); do echo line $i; sleep 0.1; done"] });
+});
+`;
+
+const expectedLog = Array.from({ length: 40 }, (_, i) => `line ${i + 1}\n`).join("");
+
+describe("executor crash and adoption", { timeout: 120_000 }, () => {
+  let f: TestFerry;
+  before(async () => {
+    f = await startTestFerry({ executor: { leaseMs: 1500 } });
+  });
+  after(async () => {
+    await f?.close();
+  });
+
+  it("a second executor adopts a running try after the first dies, and the log is exact", async () => {
+    assert.equal((await f.api("POST", "/api/v1/dags", SLOW_DAG)).status, 201);
+    assert.equal((await f.api("POST", "/api/v1/dags/slow_printer/runs", { runId: "crash-1" })).status, 201);
+    const key = { dagId: "slow_printer", runId: "crash-1", taskId: "print", tryNumber: 1 };
+    await waitFor("some of the log to be stored", async () => (await f.ferry.logStore.listChunks(key)).length >= 2);
+
+    // "Crash": stop the executor without handing its tries back, so they wait for the lease to expire.
+    await f.ferry.executor!.stop({ releaseLeases: false });
+    const [midway] = await f.testDb.db.query<{ state: string; ended_at: Date | null }>(
+      `SELECT state, ended_at FROM task_tries WHERE pod_name LIKE 'slow-printer-print-%'`,
+    );
+    assert.equal(midway!.ended_at, null, "the outcome is not recorded by the dead executor");
+
+    const wakeup = await createWakeup(f.testDb.db);
+    const second = new Executor(f.ferry.db, f.ferry.kube, f.ferry.logStore, wakeup, silentLogger, {
+      maxRunningTasks: 4,
+      workerImage: "unused",
+      workerApiUrl: () => f.url,
+      workerSecret: "unused",
+      pollIntervalMs: 200,
+      leaseMs: 1500,
+      logFlushIntervalMs: 200,
+    });
+    second.start();
+    try {
+      const run = await f.waitForRun("slow_printer", "crash-1");
+      assert.equal(run.state, "success");
+      assert.equal(run.tasks[0].tryNumber, 1, "adopted, not retried");
+      const log = await f.api("GET", "/api/v1/dags/slow_printer/runs/crash-1/tasks/print/logs");
+      assert.equal(log.text, expectedLog);
+      await waitFor("the pod to be deleted", async () => {
+        const pods = await f.ferry.kube.core.listNamespacedPod({ namespace: "default", labelSelector: POD_SELECTOR });
+        return pods.items.length === 0;
+      });
+      const [tried] = await f.testDb.db.query<{ executor_id: string; log_complete: boolean; pod_reclaimed: boolean }>(
+        `SELECT executor_id, log_complete, pod_reclaimed FROM task_tries WHERE pod_name LIKE 'slow-printer-print-%'`,
+      );
+      assert.equal(tried!.executor_id, second.id);
+      assert.equal(tried!.log_complete, true);
+      assert.equal(tried!.pod_reclaimed, true);
+    } finally {
+      await second.stop();
+      await wakeup.close();
+    }
+  });
+});

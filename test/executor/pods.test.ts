@@ -1,0 +1,126 @@
+// Pod names, labels and specs, and what a Pod's status means for its try: pure functions, no cluster.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { V1Pod } from "@kubernetes/client-node";
+import { labelValue, podLabels, podNameFor } from "../../executor/pod-names.ts";
+import { assessPod, parseResult } from "../../executor/pod-outcome.ts";
+import { buildPod, TemplateRenderError } from "../../executor/pod-spec.ts";
+import type { TaskDefinition } from "../../sdk/definition.ts";
+
+const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const id = { dagId: "Nightly_Report", runId: "manual__2026-01-01T00:00:00.000Z", taskId: "extract.v2", tryNumber: 3 };
+
+describe("pod names and labels", () => {
+  it("derives a DNS-1123 name of at most 63 characters from the try alone", () => {
+    const name = podNameFor(id);
+    assert.match(name, DNS1123);
+    assert.ok(name.length <= 63);
+    assert.equal(podNameFor(id), name, "deterministic");
+    assert.notEqual(podNameFor({ ...id, tryNumber: 4 }), name);
+    assert.notEqual(podNameFor({ ...id, runId: "other" }), name);
+    const long = podNameFor({ dagId: "d".repeat(200), runId: "r", taskId: "t".repeat(200), tryNumber: 12 });
+    assert.ok(long.length <= 63 && DNS1123.test(long));
+  });
+
+  it("makes label values label-safe, keeping distinct long ids distinct", () => {
+    for (const v of Object.values(podLabels(id))) assert.match(v, LABEL_VALUE);
+    assert.equal(labelValue("manual__2026-01-01T00:00:00.000Z"), "manual__2026-01-01T00_00_00.000Z");
+    const a = labelValue("x".repeat(80) + "a");
+    const b = labelValue("x".repeat(80) + "b");
+    assert.ok(a.length <= 63 && b.length <= 63);
+    assert.notEqual(a, b);
+  });
+});
+
+const base = { dependsOn: [], retries: 0, retryDelayMs: 0, retryBackoff: "fixed" as const, timeoutMs: 120_000, triggerRule: "all_success" as const };
+const settings = { namespace: "ferry", workerImage: "ferry/worker:1", workerApiUrl: "http://api:8080", workerToken: "fw_t" };
+const ctx = { ...id, dagVersion: 2, logicalDate: "2026-01-01T00:00:00.000Z", params: { region: "kr" }, tasks: { count: { result: { rows: 42 } } } };
+
+describe("buildPod", () => {
+  it("runs a pod task's own image with rendered templates, labels, and the timeout as activeDeadlineSeconds", () => {
+    const task: TaskDefinition = {
+      ...base,
+      taskId: "extract.v2",
+      kind: "pod",
+      pod: { image: "alpine:3.20", command: ["sh", "-c", "echo {{ params.region }} {{ tasks.count.result.rows }} {{ logicalDate }}"], env: { TRY: "{{ tryNumber }}" } },
+    };
+    const pod = buildPod(task, ctx, settings);
+    assert.equal(pod.metadata?.namespace, "ferry");
+    assert.equal(pod.spec?.restartPolicy, "Never");
+    assert.equal(pod.spec?.activeDeadlineSeconds, 120);
+    assert.equal(pod.metadata?.labels?.["app.kubernetes.io/managed-by"], "ferry");
+    assert.equal(pod.metadata?.annotations?.["ferry.dev/run"], id.runId);
+    const c = pod.spec!.containers[0]!;
+    assert.equal(c.image, "alpine:3.20");
+    assert.deepEqual(c.command, ["sh", "-c", "echo kr 42 2026-01-01T00:00:00.000Z"]);
+    assert.deepEqual(c.env, [{ name: "TRY", value: "3" }]);
+  });
+
+  it("runs a function task in the worker image with what it needs to fetch and run its bundle", () => {
+    const task: TaskDefinition = { ...base, taskId: "count", kind: "function" };
+    const pod = buildPod(task, { ...ctx, taskId: "count" }, settings);
+    const c = pod.spec!.containers[0]!;
+    assert.equal(c.image, "ferry/worker:1");
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.FERRY_API_URL, "http://api:8080");
+    assert.equal(env.FERRY_WORKER_TOKEN, "fw_t");
+    assert.equal(env.FERRY_DAG_VERSION, "2");
+    assert.deepEqual(JSON.parse(env.FERRY_TASK_CONTEXT!).params, { region: "kr" });
+  });
+
+  it("fails clearly on a template that does not resolve", () => {
+    const task: TaskDefinition = { ...base, taskId: "t", kind: "pod", pod: { image: "x", command: ["echo {{ tasks.nope.result }}"] } };
+    assert.throws(() => buildPod(task, ctx, settings), TemplateRenderError);
+  });
+});
+
+function pod(status: V1Pod["status"], created = new Date()): V1Pod {
+  return { metadata: { name: "p", creationTimestamp: created }, status };
+}
+
+describe("assessPod", () => {
+  const now = new Date();
+  it("reads a success with its termination message", () => {
+    const p = assessPod(
+      pod({ phase: "Succeeded", containerStatuses: [{ name: "task", image: "x", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: "Completed", message: '{"rows":42}' } } }] }),
+      now,
+      60_000,
+    );
+    assert.equal(p.kind, "finished");
+    assert.ok(p.kind === "finished" && p.outcome.succeeded && p.outcome.terminationMessage === '{"rows":42}');
+  });
+
+  it("prefers the Pod's reason (DeadlineExceeded) over the container's", () => {
+    const p = assessPod(
+      pod({
+        phase: "Failed",
+        reason: "DeadlineExceeded",
+        message: "Pod was active on the node longer than the specified deadline",
+        containerStatuses: [{ name: "task", image: "x", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 137, reason: "Error" } } }],
+      }),
+      now,
+      60_000,
+    );
+    assert.ok(p.kind === "finished" && p.outcome.reason === "DeadlineExceeded" && p.outcome.exitCode === 137 && !p.outcome.succeeded);
+  });
+
+  it("fails at once on an invalid image name, and after the pending timeout on pull errors or no node", () => {
+    const waiting = (reason: string) => [{ name: "task", image: "x", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason } } }];
+    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("InvalidImageName") }), now, 60_000).kind, "stuck");
+    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ImagePullBackOff") }), now, 60_000).kind, "pending");
+    const old = new Date(now.getTime() - 120_000);
+    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ImagePullBackOff") }, old), now, 60_000).kind, "stuck");
+    const unschedulable = pod({ phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available" }] }, old);
+    const p = assessPod(unschedulable, now, 60_000);
+    assert.ok(p.kind === "stuck" && p.reason === "Unschedulable");
+    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ContainerCreating") }, old), now, 60_000).kind, "pending");
+  });
+
+  it("parses JSON results and keeps other text as a string", () => {
+    assert.deepEqual(parseResult('{"rows":42}'), { rows: 42 });
+    assert.equal(parseResult("done"), "done");
+    assert.equal(parseResult(""), null);
+    assert.equal(parseResult(null), null);
+  });
+});
