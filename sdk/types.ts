@@ -1,0 +1,164 @@
+// Public types of the "ferry" module: what DAG authors see in their editor. Runtime lives in dag.ts.
+import type { PodTaskSpec, ResourceList, RetryBackoff, TriggerRule } from "./definition.ts";
+
+export type { PodTaskSpec, ResourceList, RetryBackoff, TriggerRule };
+
+/**
+ * A duration: a number of seconds, or a string of one or more `<number><unit>` parts with units
+ * `ms`, `s`, `m`, `h`, `d`, e.g. `"500ms"`, `"30s"`, `"20m"`, `"1h30m"`, `"2d"`.
+ */
+export type Duration = number | string;
+
+/** DAG run parameters: JSON values, overridable per run when triggering. */
+export type Params = { [key: string]: any };
+
+// Type-level only (no runtime value): carries a task's result type from task() to ctx.result().
+declare const resultType: unique symbol;
+
+/** A task defined with `task()` or `podTask()`; pass it in another task's `dependsOn`. */
+export interface TaskHandle<Result = unknown> {
+  readonly taskId: string;
+  readonly kind: "function" | "pod";
+  readonly [resultType]?: Result;
+}
+
+/** A task to wait for: its handle, or its task id. */
+export type TaskRef = TaskHandle<any> | string;
+
+/** Options every task takes. Unset options fall back to the DAG's `defaults`, then to the built-ins. */
+export interface TaskOptions {
+  /**
+   * Tasks that must reach a final state before this one is considered (see `triggerRule`).
+   * @default []
+   */
+  dependsOn?: readonly TaskRef[];
+  /**
+   * How many times a failed try is retried (so at most `retries + 1` tries).
+   * @default 0
+   */
+  retries?: number;
+  /**
+   * Wait before a retry. Seconds, or a string like `"30s"`, `"5m"`.
+   * @default "30s"
+   */
+  retryDelay?: Duration;
+  /**
+   * `"fixed"` waits `retryDelay` every time; `"exponential"` doubles it on every further retry.
+   * @default "fixed"
+   */
+  retryBackoff?: RetryBackoff;
+  /**
+   * Longest a single try may run before it is killed and counted as failed. `null` = no limit.
+   * @default null
+   */
+  timeout?: Duration | null;
+  /**
+   * When the task may run, given its upstream tasks' outcomes: `all_success`, `all_done`,
+   * `all_failed`, `one_success`, `one_failed` or `none_failed`.
+   * @default "all_success"
+   */
+  triggerRule?: TriggerRule;
+}
+
+/** Task option defaults a DAG can set for all its tasks (`dependsOn` is per task). */
+export type TaskDefaults = Omit<TaskOptions, "dependsOn">;
+
+/** Options of a function task (`task()`). */
+export interface FunctionTaskOptions extends TaskOptions {
+  /**
+   * CPU and memory for the worker Pod that runs the function.
+   * @default the executor's worker defaults
+   */
+  resources?: { requests?: ResourceList; limits?: ResourceList };
+}
+
+/**
+ * A pod task (`podTask()`): the Pod spec plus the common task options. Every string in the spec is a
+ * template: `{{ params.x }}`, `{{ logicalDate }}`, `{{ runId }}`, `{{ dagId }}`, `{{ taskId }}`,
+ * `{{ tryNumber }}` and `{{ tasks.<upstream id>.result... }}`.
+ */
+export interface PodTaskOptions extends PodTaskSpec, TaskOptions {}
+
+/** An upstream task's outcome, as seen by a function task. */
+export interface UpstreamTask {
+  /** The upstream task's JSON result (`null` if it returned nothing). */
+  result: any;
+}
+
+/** What a function task receives. */
+export interface TaskContext {
+  /** Writes one line to the task's log (stdout), arguments formatted like `console.log`. */
+  log(...args: unknown[]): void;
+  /** The run's parameters: the DAG's `params` merged with those given when triggering. */
+  readonly params: Params;
+  /** The run's logical date (ISO-8601), e.g. the schedule tick it stands for. */
+  readonly logicalDate: string;
+  readonly runId: string;
+  readonly dagId: string;
+  readonly taskId: string;
+  /** 1 for the first try, 2 for the first retry, ... */
+  readonly tryNumber: number;
+  /** Results of upstream tasks, by task id: `ctx.tasks.count.result`. */
+  readonly tasks: { readonly [taskId: string]: UpstreamTask };
+  /**
+   * An upstream task's result, typed when given its handle. Throws if that task's result was not
+   * passed to this task (it is not upstream of it).
+   */
+  result<R>(task: TaskHandle<R>): R;
+  result(taskId: string): any;
+}
+
+/** The body of a function task: its JSON-serialisable return value (at most 4 KiB) is its result. */
+export type TaskFunction<R> = (ctx: TaskContext) => R;
+
+/** Options of `dag()`. */
+export interface DagOptions {
+  /**
+   * When runs are created: a cron expression with 5 fields (`min hour day month weekday`) or 6
+   * (seconds first), a preset (`@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`, `@annually`),
+   * or `null` for manual runs only.
+   * @default null
+   */
+  schedule?: string | null;
+  /**
+   * IANA time zone the schedule (and a `start` without an offset) is read in, e.g. `"Asia/Seoul"`.
+   * @default "UTC"
+   */
+  timezone?: string;
+  /**
+   * The first schedule tick is at or after this instant (ISO-8601).
+   * @default when the DAG is first posted
+   */
+  start?: string | Date;
+  /**
+   * Whether missed schedule ticks between `start` (or the last run) and now are run.
+   * @default false
+   */
+  catchup?: boolean;
+  /**
+   * How many runs of this DAG may be active at once.
+   * @default 16
+   */
+  maxActiveRuns?: number;
+  /**
+   * Default run parameters (JSON), overridable per run.
+   * @default {}
+   */
+  params?: Params;
+  /**
+   * Task option defaults for every task of this DAG.
+   * @default { retries: 0, retryDelay: "30s", retryBackoff: "fixed", timeout: null, triggerRule: "all_success" }
+   */
+  defaults?: TaskDefaults;
+  /** @default null */
+  description?: string;
+  /** @default [] */
+  tags?: string[];
+}
+
+/** A defined DAG: what a DAG file default-exports. */
+export interface Dag {
+  readonly dagId: string;
+  /** Task ids in definition order. */
+  readonly taskIds: readonly string[];
+}

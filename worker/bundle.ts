@@ -1,0 +1,56 @@
+// Gets the DAG version's compiled bundle: from the API, or from a local file when FERRY_BUNDLE_FILE
+// is set. Network errors and 5xx are retried (the API may be restarting); 4xx are final.
+import { readFile } from "node:fs/promises";
+import type { Writable } from "node:stream";
+import type { WorkerConfig } from "./config.ts";
+import { WorkerError } from "./errors.ts";
+
+export interface FetchDeps {
+  fetch: typeof fetch;
+  sleep: (ms: number) => Promise<void>;
+  /** Where retry notes go (stderr): only written when something went wrong. */
+  diagnostics: Writable;
+}
+
+const ATTEMPTS = 5;
+const FIRST_DELAY_MS = 500;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+class FinalError extends Error {}
+
+export function bundleUrl(apiUrl: string, dagId: string, version: string): string {
+  return `${apiUrl.replace(/\/+$/, "")}/api/v1/dags/${encodeURIComponent(dagId)}/versions/${encodeURIComponent(version)}/bundle`;
+}
+
+async function fetchOnce(url: string, token: string, deps: FetchDeps): Promise<string> {
+  const response = await deps.fetch(url, {
+    headers: { Authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  const body = await response.text();
+  if (response.ok) return body;
+  const detail = `GET ${url} answered ${response.status}: ${body.slice(0, 300)}`;
+  if (response.status >= 500 || response.status === 429) throw new Error(detail);
+  throw new FinalError(detail);
+}
+
+export async function loadBundle(config: WorkerConfig, deps: FetchDeps): Promise<string> {
+  if (config.bundleFile) {
+    return readFile(config.bundleFile, "utf8").catch((error: Error) => {
+      throw new WorkerError(`could not read FERRY_BUNDLE_FILE: ${error.message}`);
+    });
+  }
+  const url = bundleUrl(config.apiUrl!, config.dagId, config.dagVersion);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchOnce(url, config.token!, deps);
+    } catch (error) {
+      if (error instanceof FinalError || attempt >= ATTEMPTS) {
+        throw new WorkerError(`could not fetch the DAG bundle: ${(error as Error).message}`);
+      }
+      const delay = FIRST_DELAY_MS * 2 ** (attempt - 1);
+      deps.diagnostics.write(`ferry-worker: fetching the DAG bundle failed (${(error as Error).message}); retrying in ${delay} ms\n`);
+      await deps.sleep(delay);
+    }
+  }
+}
