@@ -1,4 +1,5 @@
 // A tiny argument parser: positional words, `--flag`, `--key value` / `--key=value`, repeatable keys.
+import { CliError } from "./client.ts";
 
 export interface ParsedArgs {
   positional: string[];
@@ -21,7 +22,7 @@ export function parseArgs(argv: string[], booleanFlags: readonly string[] = []):
       else if (booleanFlags.includes(a.slice(2))) add(a.slice(2), "true");
       else {
         const v = argv[i + 1];
-        if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value`);
+        if (v === undefined || v.startsWith("--")) throw new CliError(`${a} needs a value`); // a usage mistake: a message, not a stack trace
         add(a.slice(2), v);
         i++;
       }

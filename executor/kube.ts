@@ -1,6 +1,7 @@
 // Ferry reaches Kubernetes only through @kubernetes/client-node. This module builds the client from the
 // configuration (a kubeconfig, in-cluster, or the embedded localkube's kubeconfig) and reads the
 // Kubernetes `Status` out of the client's errors.
+import type { Readable, Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 
 export interface Kube {
@@ -64,4 +65,32 @@ export function isNotFound(err: unknown): boolean {
 export function isTransient(err: unknown): boolean {
   const { code } = kubeFailure(err);
   return code === 0 || code === 429 || code >= 500;
+}
+
+export interface PodLogStream {
+  abort(): void;
+  /** Resolves when the server ended the stream ("ended") or it broke or was aborted ("broken"). */
+  done: Promise<"ended" | "broken">;
+}
+
+/**
+ * Streams a container's log into `sink` through client-node's Log. client-node pipes the response into
+ * the sink but leaves the response stream without an error listener, so an abort or a dropped
+ * connection would surface as an uncaught exception; the source is caught here, at the sink's 'pipe'.
+ */
+export async function openPodLog(
+  kube: Kube,
+  namespace: string,
+  podName: string,
+  container: string,
+  sink: Writable,
+  opts: { follow: boolean },
+): Promise<PodLogStream> {
+  let settle!: (v: "ended" | "broken") => void;
+  const done = new Promise<"ended" | "broken">((r) => (settle = r));
+  sink.once("pipe", (source: Readable) => source.on("error", () => settle("broken")));
+  // The sink finishes once client-node's pipe has handed it every byte and ended it.
+  sink.once("finish", () => settle("ended"));
+  const controller = await kube.logs.log(namespace, podName, container, sink as never, { follow: opts.follow });
+  return { abort: () => controller.abort(), done };
 }

@@ -7,7 +7,7 @@ import type { Logger } from "../app/logger.ts";
 import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
 import { TryLogWriter } from "../logstore/writer.ts";
 import { CONTAINER_NAME } from "./pod-spec.ts";
-import { kubeFailure, type Kube } from "./kube.ts";
+import { kubeFailure, openPodLog, type Kube, type PodLogStream } from "./kube.ts";
 
 export type ContainerState = "waiting" | "running" | "finished" | "gone";
 
@@ -26,7 +26,7 @@ export interface LogShipperOptions {
 export class LogShipper {
   private stateChanged: (() => void) | null = null;
   private stopped = false;
-  private controller: AbortController | null = null;
+  private stream: PodLogStream | null = null;
 
   constructor(
     private readonly kube: Kube,
@@ -50,7 +50,7 @@ export class LogShipper {
    */
   stop(): void {
     this.stopped = true;
-    this.controller?.abort();
+    this.stream?.abort();
     this.poke();
   }
 
@@ -120,8 +120,6 @@ export class LogShipper {
   ): Promise<{ outcome: "ended" | "not_started" | "not_found" | "error" | "stalled" | "stopped"; offset: number }> {
     let received = 0;
     let offset = skip;
-    let finished!: () => void;
-    const ended = new Promise<void>((r) => (finished = r));
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
         const start = Math.max(0, skip - received);
@@ -133,15 +131,11 @@ export class LogShipper {
         }
         cb();
       },
-      final(cb) {
-        finished();
-        cb();
-      },
     });
-    let controller: AbortController;
+    let stream: PodLogStream;
     try {
-      controller = await this.kube.logs.log(this.kube.namespace, this.podName, CONTAINER_NAME, sink, { follow: true });
-      this.controller = controller;
+      stream = await openPodLog(this.kube, this.kube.namespace, this.podName, CONTAINER_NAME, sink, { follow: true });
+      this.stream = stream;
     } catch (err) {
       const f = kubeFailure(err);
       if (f.code === 404) return { outcome: "not_found", offset };
@@ -149,20 +143,23 @@ export class LogShipper {
       this.log.warn("log stream failed; retrying", { pod: this.podName, code: f.code, message: f.message });
       return { outcome: "error", offset };
     }
-    // client-node pipes the response into `sink` and never ends it if the connection breaks, so once
-    // the container has finished, a stream that has not drained within the timeout is read again.
+    // A stream that hangs (no end, no error) after the container has finished is read again.
+    let finishedSince: number | null = null;
     for (;;) {
       const state = this.state();
-      const wait = state === "finished" || state === "gone" ? this.opts.drainTimeoutMs ?? 10_000 : 30_000;
-      const result = await Promise.race([ended.then(() => "ended" as const), this.waitForChange(wait).then(() => "tick" as const)]);
+      const over = state === "finished" || state === "gone";
+      if (over) finishedSince ??= Date.now();
+      const drainMs = this.opts.drainTimeoutMs ?? 10_000;
+      const wait = finishedSince === null ? 30_000 : Math.max(0, finishedSince + drainMs - Date.now());
+      const result = await Promise.race([stream.done, this.waitForChange(wait).then(() => "tick" as const)]);
       if (result === "ended") return { outcome: "ended", offset };
+      if (result === "broken") return { outcome: "error", offset };
       if (this.stopped) {
-        controller.abort();
+        stream.abort();
         return { outcome: "stopped", offset };
       }
-      const now = this.state();
-      if ((now === "finished" || now === "gone") && (state === "finished" || state === "gone")) {
-        controller.abort();
+      if (finishedSince !== null && Date.now() - finishedSince >= drainMs) {
+        stream.abort();
         return { outcome: "stalled", offset };
       }
     }

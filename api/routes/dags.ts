@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { deleteDag, getBundle, getDag, listDags, saveDagVersion, setPaused } from "../../scheduler/dags.repository.ts";
 import { workerMayRead } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { ApiError, badRequest, notFound } from "../errors.ts";
+import { ApiError, badRequest, errorBody, notFound } from "../errors.ts";
 import { dagBody, decodeCursor, encodeCursor, taskSummaries } from "../serialize.ts";
 import { pageLimit } from "./paging.ts";
 
@@ -84,7 +84,12 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const version = Number(req.params.version);
       if (!Number.isInteger(version) || version < 1) throw badRequest("version must be a positive whole number.");
       if (!workerMayRead(req, deps.auth.workerSecret, req.params.dagId, version)) {
-        throw new ApiError(403, "forbidden", "This token does not open that DAG version.");
+        // A worker token is an HMAC of (dagId, version): one that does not open this version is, for this
+        // request, not a valid token at all (DESIGN.md: 401 without a valid token).
+        return reply
+          .status(401)
+          .header("www-authenticate", 'Bearer realm="ferry"')
+          .send(errorBody("unauthorized", "The API token is not valid for this DAG version."));
       }
       const bundle = await getBundle(deps.db, req.params.dagId, version);
       if (bundle === null) throw notFound("DAG version", `${req.params.dagId}@${version}`, "dag_version_not_found");

@@ -3,7 +3,7 @@
 import { PassThrough, Writable } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { CONTAINER_NAME } from "../../executor/pod-spec.ts";
-import { kubeFailure } from "../../executor/kube.ts";
+import { kubeFailure, openPodLog } from "../../executor/kube.ts";
 import { findTry, type TryLogInfo } from "../../executor/tries.repository.ts";
 import { readTryLog } from "../../logstore/index.ts";
 import type { TryLogKey } from "../../logstore/logstore.ts";
@@ -44,7 +44,7 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
 }
 
-/** The whole current log from the Pod, or null when the Pod cannot serve it (gone, not started). */
+/** The whole current log from the Pod, or null when the Pod cannot serve it (gone, not started, broken). */
 async function readLive(deps: ApiDeps, tr: TryLogInfo): Promise<Buffer | null> {
   if (!deps.kube) return null;
   const chunks: Buffer[] = [];
@@ -54,23 +54,21 @@ async function readLive(deps: ApiDeps, tr: TryLogInfo): Promise<Buffer | null> {
       cb();
     },
   });
-  const done = new Promise<void>((resolve) => sink.on("finish", resolve));
   try {
-    await deps.kube.logs.log(tr.namespace, tr.podName, CONTAINER_NAME, sink, { follow: false });
+    const stream = await openPodLog(deps.kube, tr.namespace, tr.podName, CONTAINER_NAME, sink, { follow: false });
+    return (await stream.done) === "ended" ? Buffer.concat(chunks) : null;
   } catch {
     return null;
   }
-  await done;
-  return Buffer.concat(chunks);
 }
 
 function followLog(req: FastifyRequest, deps: ApiDeps, taskInstanceId: string, key: TryLogKey, first: TryLogInfo): PassThrough {
   const out = new PassThrough();
   let closed = false;
-  let abort: AbortController | null = null;
+  let stopLive: (() => void) | null = null;
   req.raw.on("close", () => {
     closed = true;
-    abort?.abort();
+    stopLive?.();
   });
   const ended = async () => {
     const t = await findTry(deps.db, taskInstanceId, key.tryNumber);
@@ -82,11 +80,14 @@ function followLog(req: FastifyRequest, deps: ApiDeps, taskInstanceId: string, k
     // While the try runs, stream from its Pod; once the Pod is gone the log store has every byte.
     while (!closed && tr && !tr.endedAt && deps.kube) {
       const sink = new PassThrough();
-      const finished = new Promise<void>((resolve) => sink.on("end", resolve));
       sink.on("data", (c: Buffer) => out.write(c));
       try {
-        abort = await deps.kube.logs.log(tr.namespace, tr.podName, CONTAINER_NAME, sink, { follow: true });
-        await finished;
+        const stream = await openPodLog(deps.kube, tr.namespace, tr.podName, CONTAINER_NAME, sink, { follow: true });
+        stopLive = stream.abort;
+        const how = await stream.done;
+        if (closed) return;
+        // A stream that breaks while the client still listens is cut off as an error, never silently short.
+        if (how === "broken") return out.destroy(new Error("the Pod's log stream broke"));
         return out.end();
       } catch (err) {
         const f = kubeFailure(err);

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 // Run routes: trigger, list, read, cancel, and clear a task (run it again, with what depends on it).
 import type { FastifyInstance } from "fastify";
 import { notifyWakeup } from "../../db/wakeup.ts";
@@ -56,18 +57,22 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const dag = await getDag(db, req.params.dagId);
     if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
     const logicalDate = trigger.logicalDate ?? new Date();
+    const create = (runId: string) =>
+      db.transaction((tx) =>
+        createRun(tx, {
+          dagId: dag.dagId,
+          runId,
+          runType: "manual",
+          logicalDate,
+          params: { ...dag.definition.params, ...trigger.params },
+          dagVersion: dag.latestVersion,
+          definition: dag.definition,
+        }),
+      );
     const runId = trigger.runId ?? `manual__${logicalDate.toISOString()}`;
-    const run = await db.transaction((tx) =>
-      createRun(tx, {
-        dagId: dag.dagId,
-        runId,
-        runType: "manual",
-        logicalDate,
-        params: { ...dag.definition.params, ...trigger.params },
-        dagVersion: dag.latestVersion,
-        definition: dag.definition,
-      }),
-    );
+    let run = await create(runId);
+    // Two triggers in the same millisecond: only a run id the caller chose is a real conflict.
+    if (!run && !trigger.runId) run = await create(`${runId}__${randomBytes(3).toString("hex")}`);
     if (!run) throw new ApiError(409, "run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
     await notifyWakeup(db, "runs");
     return reply.status(201).send(runBody(run));

@@ -1,0 +1,194 @@
+// The real `ferry` CLI (node bin/ferry.js) against a whole test Ferry: pushing and listing DAGs,
+// triggering and showing a run, printing a task's log, and what it says (and exits with) when it fails.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startTestFerry, TEST_TOKEN, type TestFerry } from "../support/ferry.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const GREET = fileURLToPath(new URL("../fixtures/dags/api-cli-greet.ts", import.meta.url));
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe("the ferry CLI", { timeout: 120_000 }, () => {
+  let f: TestFerry;
+  let home: string; // an empty FERRY_DATA_DIR, so no saved token is picked up by accident
+  before(async () => {
+    f = await startTestFerry();
+    home = await mkdtemp(path.join(os.tmpdir(), "ferry-cli-test-"));
+  });
+  after(async () => {
+    await f?.close();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  function ferry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+    const base: Record<string, string | undefined> = { ...process.env, FERRY_URL: f.url, FERRY_API_TOKEN: TEST_TOKEN, FERRY_DATA_DIR: home, ...env };
+    for (const [k, v] of Object.entries(base)) if (v === undefined) delete base[k];
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["bin/ferry.js", ...args], { cwd: root, env: base as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c));
+      child.stderr.on("data", (c: Buffer) => (stderr += c));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+      child.on("error", reject);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+  const ok = (r: CliResult) => assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+
+  it("dags push FILE prints pushed and the version", async () => {
+    const r = await ferry(["dags", "push", GREET]);
+    ok(r);
+    assert.match(r.stdout, /\bpushed\b.*\bapi_cli_greet\b.*\bversion 1\b/);
+    assert.match(r.stdout, /^greet\s+pod\s+-$/m, "a row per task");
+    assert.match(r.stdout, /^bye\s+pod\s+greet$/m);
+    assert.equal(r.stderr, "");
+
+    const again = await ferry(["dags", "push", GREET]);
+    ok(again);
+    assert.match(again.stdout, /\bapi_cli_greet\b.*\bversion 1\b/, "the same file keeps its version");
+
+    const dag = await f.api("GET", "/api/v1/dags/api_cli_greet");
+    assert.equal(dag.status, 200);
+    assert.equal(dag.body.version, 1);
+  });
+
+  it("dags list shows the pushed DAG", async () => {
+    const r = await ferry(["dags", "list"]);
+    ok(r);
+    assert.match(r.stdout, /^DAG\s+VERSION/m);
+    assert.match(r.stdout, /^api_cli_greet\s+1\s+manual\s+false\b/m);
+  });
+
+  it("runs trigger, runs show and logs: a run from start to its output", async () => {
+    const trig = await ferry(["runs", "trigger", "api_cli_greet", "--param", "region=us", "--run-id", "r1"]);
+    ok(trig);
+    assert.match(trig.stdout, /\bapi_cli_greet\b.*\br1\b/);
+
+    const run = await f.waitForRun("api_cli_greet", "r1");
+    assert.equal(run.state, "success", JSON.stringify(run, null, 2));
+    assert.deepEqual(run.params, { region: "us" });
+
+    const show = await ferry(["runs", "show", "api_cli_greet", "r1"]);
+    ok(show);
+    assert.match(show.stdout, /^api_cli_greet r1: success\b/m);
+    assert.match(show.stdout, /^greet\s+success\s+1\s+0\s/m);
+    assert.match(show.stdout, /^bye\s+success\s+1\s+0\s/m);
+
+    const greet = await ferry(["logs", "api_cli_greet", "r1", "greet"]);
+    ok(greet);
+    assert.equal(greet.stdout, "hello us from r1\n", "exactly the task's output, nothing added");
+    assert.equal(greet.stderr, "");
+
+    const bye = await ferry(["logs", "api_cli_greet", "r1", "bye", "--try", "1"]);
+    ok(bye);
+    assert.equal(bye.stdout, "bye\nno newline at the end", "not even a final newline is added");
+  });
+
+  it("runs trigger with a taken run id fails with the API's message", async () => {
+    const r = await ferry(["runs", "trigger", "api_cli_greet", "--run-id", "r1"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /run_exists/);
+    assert.match(r.stderr, /r1/);
+  });
+
+  it("pushing a broken DAG exits 1 with the message and the line on stderr", async () => {
+    const broken = path.join(home, "broken.ts");
+    await writeFile(
+      broken,
+      [
+        'import { dag, podTask } from "ferry";', // 1
+        'export default dag("api_cli_broken", { schedule: null }, () => {', // 2
+        "", // 3
+        '  podTask("x", { image: "alpine:3.20", command: ["true"] ;', // 4: the `}` is missing
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const missingFile = ferry(["dags", "push", path.join(home, "no-such-file.ts")]);
+    const r = await ferry(["dags", "push", broken]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /compile_error/);
+    assert.match(r.stderr, /line 4\b/);
+    assert.doesNotMatch(r.stdout, /pushed/);
+    assert.doesNotMatch(r.stderr, /^\s+at .*\.(ts|js):\d+/m, "a message, not a stack trace");
+    assert.equal((await f.api("GET", "/api/v1/dags/api_cli_broken")).status, 404);
+
+    const invalid = path.join(home, "invalid.ts");
+    await writeFile(invalid, `import { dag, podTask } from "ferry";\nexport default dag("api_cli_invalid", { schedule: "every tuesday" }, () => {\n  podTask("x", { image: "a", command: ["true"] });\n});\n`);
+    const bad = await ferry(["dags", "push", invalid]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid_dag/);
+    assert.match(bad.stderr, /schedule/, "each problem is listed");
+
+    const missing = await missingFile;
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no-such-file\.ts/);
+  });
+
+  it("without a token it exits non-zero and says how to give one", async () => {
+    const [r, wrong] = await Promise.all([
+      ferry(["dags", "list"], { FERRY_API_TOKEN: undefined }),
+      ferry(["dags", "list"], { FERRY_API_TOKEN: "not-the-token" }),
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /FERRY_API_TOKEN/);
+    assert.doesNotMatch(r.stderr, /^\s+at .*\.(ts|js):\d+/m, "a message, not a stack trace");
+
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unauthorized|not valid/i);
+  });
+
+  it("says so when Ferry cannot be reached", async () => {
+    const r = await ferry(["dags", "list"], { FERRY_URL: "http://127.0.0.1:9" });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /127\.0\.0\.1:9/);
+  });
+
+  it("an unknown command exits non-zero and prints the usage", async () => {
+    const [r, sub, none, help] = await Promise.all([ferry(["frobnicate"]), ferry(["dags", "frobnicate"]), ferry([]), ferry(["--help"])]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /frobnicate/);
+    assert.match(r.stdout + r.stderr, /usage: ferry/);
+    assert.match(r.stdout + r.stderr, /dags push FILE/);
+
+    assert.notEqual(sub.code, 0);
+    assert.match(sub.stdout + sub.stderr, /usage: ferry/);
+
+    assert.notEqual(none.code, 0);
+    assert.match(none.stdout + none.stderr, /usage: ferry/);
+
+    ok(help);
+    assert.match(help.stdout, /usage: ferry/);
+  });
+
+  it("a command missing its arguments exits non-zero with its usage", async () => {
+    const [r, noValue, badParam] = await Promise.all([
+      ferry(["runs", "show", "api_cli_greet"]),
+      ferry(["runs", "trigger", "api_cli_greet", "--param"]),
+      ferry(["runs", "trigger", "api_cli_greet", "--param", "novalue"]),
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /usage: ferry runs show DAG RUN/);
+
+    assert.notEqual(noValue.code, 0);
+    assert.match(noValue.stderr, /--param needs a value/);
+    assert.doesNotMatch(noValue.stderr, /^\s+at .*\.(ts|js):\d+/m, "a message, not a stack trace");
+
+    assert.notEqual(badParam.code, 0);
+    assert.match(badParam.stderr, /key=value/);
+  });
+});
