@@ -3,7 +3,7 @@
 // string rendered as a template first.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { PodTaskSpec, TaskDefinition } from "../sdk/definition.ts";
-import { renderTemplate } from "../scheduler/dagfile/templates.ts";
+import { renderPodSpec } from "../scheduler/dagfile/templates.ts";
 import { podAnnotations, podLabels, podNameFor, type TryIdentity } from "./pod-names.ts";
 
 export const CONTAINER_NAME = "task";
@@ -29,9 +29,10 @@ export class TemplateRenderError extends Error {
   override name = "TemplateRenderError";
 }
 
-function render(value: string, ctx: TaskContext): string {
+/** Every string of a pod task's spec is a template over the try's context. */
+function renderSpec(spec: PodTaskSpec, ctx: TaskContext): PodTaskSpec {
   try {
-    return renderTemplate(value, {
+    return renderPodSpec(spec, {
       params: ctx.params,
       logicalDate: ctx.logicalDate,
       runId: ctx.runId,
@@ -41,17 +42,17 @@ function render(value: string, ctx: TaskContext): string {
       tasks: ctx.tasks,
     });
   } catch (err) {
-    throw new TemplateRenderError(`cannot render ${JSON.stringify(value)}: ${(err as Error).message}`);
+    throw new TemplateRenderError(`cannot render the pod spec of task ${ctx.taskId}: ${(err as Error).message}`);
   }
 }
 
-function podTaskContainer(spec: PodTaskSpec, ctx: TaskContext): V1Container {
+function podTaskContainer(spec: PodTaskSpec): V1Container {
   return {
     name: CONTAINER_NAME,
-    image: render(spec.image, ctx),
-    command: spec.command?.map((s) => render(s, ctx)),
-    args: spec.args?.map((s) => render(s, ctx)),
-    env: Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value: render(value, ctx) })),
+    image: spec.image,
+    command: spec.command,
+    args: spec.args,
+    env: Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
     resources: spec.resources as V1Container["resources"],
     volumeMounts: spec.volumeMounts as V1Container["volumeMounts"],
     imagePullPolicy: spec.imagePullPolicy,
@@ -90,28 +91,29 @@ function workerContainer(task: TaskDefinition, ctx: TaskContext, s: PodSpecSetti
 export function buildPod(task: TaskDefinition, ctx: TaskContext, s: PodSpecSettings): V1Pod {
   const labels = podLabels(ctx);
   const annotations = podAnnotations(ctx);
+  const spec = task.kind === "pod" ? renderSpec(task.pod, ctx) : null;
   const pod: V1Pod = {
     apiVersion: "v1",
     kind: "Pod",
     metadata: { name: podNameFor(ctx), namespace: s.namespace, labels, annotations },
     spec: {
       restartPolicy: "Never",
-      containers: [task.kind === "pod" ? podTaskContainer(task.pod, ctx) : workerContainer(task, ctx, s)],
+      containers: [spec ? podTaskContainer(spec) : workerContainer(task, ctx, s)],
       activeDeadlineSeconds: task.timeoutMs ? Math.max(1, Math.ceil(task.timeoutMs / 1000)) : undefined,
       // Give the task a short while to flush on cancellation; its log is kept either way.
       terminationGracePeriodSeconds: 10,
     },
   };
-  if (task.kind === "pod") {
-    const p = task.pod;
-    Object.assign(pod.metadata!.labels!, p.labels ?? {}, labels);
-    Object.assign(pod.metadata!.annotations!, p.annotations ?? {}, annotations);
+  if (spec) {
+    // The user's labels and annotations come first so that Ferry's own always win.
+    Object.assign(pod.metadata!.labels!, spec.labels ?? {}, labels);
+    Object.assign(pod.metadata!.annotations!, spec.annotations ?? {}, annotations);
     Object.assign(pod.spec!, {
-      volumes: p.volumes,
-      nodeSelector: p.nodeSelector,
-      tolerations: p.tolerations,
-      affinity: p.affinity,
-      serviceAccountName: p.serviceAccountName,
+      volumes: spec.volumes,
+      nodeSelector: spec.nodeSelector,
+      tolerations: spec.tolerations,
+      affinity: spec.affinity,
+      serviceAccountName: spec.serviceAccountName,
     });
   }
   return pod;

@@ -4,30 +4,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
+import { apiError, dagFile } from "../support/api.ts";
 
 /** A DAG file: `body` is the inside of the dag() body function, `options` the inside of its options. */
-function dagFile(dagId: string, body: string, options = "schedule: null"): string {
-  return `import { dag, task, podTask } from "ferry";
-
-export default dag(${JSON.stringify(dagId)}, { ${options} }, () => {
-${body}
-});
-`;
-}
 
 const echo = (id: string, text: string, extra = "") =>
   `  podTask(${JSON.stringify(id)}, { image: "alpine:3.20", command: ["sh", "-c", ${JSON.stringify(`echo ${text}`)}]${extra} });`;
 
 /** Asserts the `{"error": {"code", "message", "details"?}}` shape and returns the error. */
-function apiError(res: { status: number; body: any; text: string }, status: number, code: string): any {
-  assert.equal(res.status, status, res.text);
-  assert.ok(res.body && typeof res.body === "object", `a JSON error body: ${res.text}`);
-  assert.deepEqual(Object.keys(res.body), ["error"], res.text);
-  assert.equal(res.body.error.code, code, res.text);
-  assert.equal(typeof res.body.error.message, "string");
-  assert.ok(res.body.error.message.length > 0, "the error says what is wrong");
-  return res.body.error;
-}
 
 describe("DAG routes", { timeout: 120_000 }, () => {
   let f: TestFerry;

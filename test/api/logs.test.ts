@@ -3,23 +3,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startTestFerry, TEST_TOKEN, waitFor, type TestFerry } from "../support/ferry.ts";
+import { apiError, dagFile } from "../support/api.ts";
 
-function dagFile(dagId: string, body: string, options = "schedule: null"): string {
-  return `import { dag, task, podTask } from "ferry";
 
-export default dag(${JSON.stringify(dagId)}, { ${options} }, () => {
-${body}
-});
-`;
-}
-
-function apiError(res: { status: number; body: any; text: string }, status: number, code: string): any {
-  assert.equal(res.status, status, res.text);
-  assert.deepEqual(Object.keys(res.body ?? {}), ["error"], res.text);
-  assert.equal(res.body.error.code, code, res.text);
-  assert.equal(typeof res.body.error.message, "string");
-  return res.body.error;
-}
 
 // Ten lines, one every 200 ms: the task runs for about two seconds.
 const TICKER = `podTask("ticker", { image: "alpine:3.20", command: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo line $i; sleep 0.2; done"] });`;

@@ -5,25 +5,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { POD_SELECTOR } from "../../executor/pod-names.ts";
 import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
+import { apiError, dagFile } from "../support/api.ts";
 
-function dagFile(dagId: string, body: string, options = "schedule: null"): string {
-  return `import { dag, task, podTask } from "ferry";
 
-export default dag(${JSON.stringify(dagId)}, { ${options} }, () => {
-${body}
-});
-`;
-}
-
-function apiError(res: { status: number; body: any; text: string }, status: number, code: string): any {
-  assert.equal(res.status, status, res.text);
-  assert.ok(res.body && typeof res.body === "object", `a JSON error body: ${res.text}`);
-  assert.deepEqual(Object.keys(res.body), ["error"], res.text);
-  assert.equal(res.body.error.code, code, res.text);
-  assert.equal(typeof res.body.error.message, "string");
-  assert.ok(res.body.error.message.length > 0);
-  return res.body.error;
-}
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 

@@ -1,0 +1,86 @@
+// `npm run bench`: prints figures for Ferry's hot paths on this machine. Nothing here asserts a timing.
+//  - DAG compile: posting a DAG file (esbuild + QuickJS sandbox + validation), per file.
+//  - Task throughput: a run of N independent pod tasks (`true`) on localkube, from trigger to success.
+//  - API: GET of a run with its tasks, sequential requests.
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { compileDagFile } from "../scheduler/dagfile/index.ts";
+import { compileConfig } from "../config/config.ts";
+import { startFerry } from "../app/ferry.ts";
+import { createLogger } from "../app/logger.ts";
+
+const TOKEN = "bench-admin-token-0123456789";
+const WIDTH = Number(process.env.BENCH_TASKS ?? 40);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+function stats(samples: number[]): string {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  const mean = s.reduce((a, b) => a + b, 0) / s.length;
+  return `mean ${mean.toFixed(1)} ms, p50 ${q(0.5).toFixed(1)} ms, p95 ${q(0.95).toFixed(1)} ms (n=${s.length})`;
+}
+
+async function benchCompile(): Promise<void> {
+  const source = await readFile(new URL("../test/fixtures/dags/nightly_report.ts", import.meta.url), "utf8");
+  await compileDagFile(source); // warm up: the SDK bundle and the QuickJS module are built once
+  const samples: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    const r = await compileDagFile(source);
+    samples.push(performance.now() - t);
+    if (!r.ok) throw new Error(r.error.message);
+  }
+  console.log(`dag compile (nightly_report.ts):   ${stats(samples)}`);
+}
+
+function wideDag(width: number): string {
+  const tasks = Array.from({ length: width }, (_, i) => `  podTask("t${i}", { image: "busybox", command: ["true"] });`).join("\n");
+  return `import { dag, podTask } from "ferry";\nexport default dag("bench_wide", { schedule: null, maxActiveRuns: ${RUNS} }, () => {\n${tasks}\n});\n`;
+}
+
+async function benchFerry(): Promise<void> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "ferry-bench-"));
+  await chmod(dataDir, 0o755);
+  const config = compileConfig({ FERRY_DATA_DIR: dataDir, FERRY_PORT: "0", FERRY_API_TOKEN: TOKEN, FERRY_MAX_RUNNING_TASKS: "64" });
+  const ferry = await startFerry(config, { log: createLogger("bench", () => {}) });
+  const api = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(ferry.url + route, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { "content-type": typeof body === "string" ? "text/plain" : "application/json" }) },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return res.json() as Promise<any>;
+  };
+  try {
+    await api("POST", "/api/v1/dags", wideDag(WIDTH));
+    const t0 = performance.now();
+    for (let r = 0; r < RUNS; r++) await api("POST", "/api/v1/dags/bench_wide/runs", { runId: `b${r}` });
+    for (let r = 0; r < RUNS; r++) {
+      for (;;) {
+        const run = await api("GET", `/api/v1/dags/bench_wide/runs/b${r}`);
+        if (["success", "failed", "cancelled"].includes(run.state)) {
+          if (run.state !== "success") throw new Error(`bench run b${r} ended ${run.state}`);
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(`task throughput (localkube):       ${((WIDTH * RUNS) / seconds).toFixed(1)} tasks/s (${WIDTH * RUNS} pod tasks in ${seconds.toFixed(2)} s, ${RUNS} runs of ${WIDTH})`);
+    const samples: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await api("GET", "/api/v1/dags/bench_wide/runs/b0");
+      samples.push(performance.now() - t);
+    }
+    console.log(`api GET run with ${WIDTH} tasks:       ${stats(samples)}`);
+  } finally {
+    await ferry.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(`Ferry benchmarks — node ${process.version}, ${os.cpus().length} cores\n`);
+await benchCompile();
+await benchFerry();
