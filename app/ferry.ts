@@ -13,7 +13,7 @@ import { createWakeup, type Wakeup } from "../db/wakeup.ts";
 import { buildApi } from "../api/server.ts";
 import { Executor, type ExecutorOptions } from "../executor/executor.ts";
 import { connectKube, type Kube } from "../executor/kube.ts";
-import { startLocalKube, type LocalKube } from "../localkube/index.ts";
+import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../localkube/index.ts";
 import { openLogStore } from "../logstore/index.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import { compileDagFile } from "../scheduler/dagfile/index.ts";
@@ -42,6 +42,8 @@ export interface Ferry {
 
 export interface StartOptions {
   log?: Logger;
+  /** Extra settings for the embedded localkube (tests switch on its faults or instant mode here). */
+  localkube?: Partial<LocalKubeOptions>;
   scheduler?: SchedulerOptions;
   executor?: Partial<ExecutorOptions>;
 }
@@ -87,6 +89,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         workerCommand: LOCAL_WORKER_COMMAND,
         namespaces: [config.namespace],
         log: (m) => log.child("localkube").info(m),
+        ...opts.localkube,
       });
       closers.push(() => localkube!.close());
       await localkube.writeKubeconfig(path.join(config.dataDir, "kubeconfig"), config.namespace);
@@ -131,6 +134,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       if (!workerApiUrl) throw new Error("FERRY_WORKER_API_URL must be set when this process runs the executor without the API.");
       executor = new Executor(db, kube, logStore, wakeup, log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
+        pendingTimeoutMs: config.podPendingTimeoutMs,
         workerImage: config.workerImage,
         workerApiUrl: () => workerApiUrl,
         workerSecret: credentials.workerSecret,

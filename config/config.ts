@@ -29,6 +29,8 @@ export interface FerryConfig {
   logStoreUrl: string;
   /** Most task Pods this executor runs at once. @default 32 */
   maxRunningTasks: number;
+  /** A Pod that cannot start (image pull errors, no node) fails its try after this long. @default 300000 (5 min) */
+  podPendingTimeoutMs: number;
   /** Which parts this process runs. @default all */
   components: { api: boolean; scheduler: boolean; executor: boolean };
 }
@@ -91,6 +93,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     workerApiUrl: env.FERRY_WORKER_API_URL || null,
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
+    podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
     components: parseComponents(env.FERRY_COMPONENTS),
   };
 }

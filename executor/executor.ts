@@ -324,8 +324,10 @@ export class Executor {
         return;
       }
       if (isTransient(err)) {
-        this.log.warn("pod create failed; will retry", { pod: h.t.podName, code: f.code, message: f.message });
-        h.nextCreateAt = Date.now() + 2000;
+        // Honour the server's Retry-After (429 under API priority and fairness), else back off 2 s.
+        const waitMs = f.retryAfterMs ?? 2000;
+        this.log.warn("pod create failed; will retry", { pod: h.t.podName, code: f.code, message: f.message, retryInMs: waitMs });
+        h.nextCreateAt = Date.now() + waitMs;
         return;
       }
       return this.finishWithoutPod(h, "failed", f.reason ?? "PodCreateFailed", f.message, true);

@@ -35,6 +35,17 @@ export interface KubeFailure {
   code: number;
   reason: string | null;
   message: string;
+  /** From a Retry-After header (429, 503): how long the server asks us to wait. */
+  retryAfterMs: number | null;
+}
+
+function retryAfter(headers: unknown): number | null {
+  const raw = headers && typeof headers === "object" ? (headers as Record<string, string | undefined>)["retry-after"] : undefined;
+  if (!raw) return null;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
 /** Reads the Status from an ApiException (whose body is raw text) or describes a network failure. */
@@ -52,9 +63,9 @@ export function kubeFailure(err: unknown): KubeFailure {
     } catch {
       if (typeof body === "string" && body) message = body;
     }
-    return { code: err.code, reason, message };
+    return { code: err.code, reason, message, retryAfterMs: retryAfter(err.headers) };
   }
-  return { code: 0, reason: null, message: err instanceof Error ? err.message : String(err) };
+  return { code: 0, reason: null, message: err instanceof Error ? err.message : String(err), retryAfterMs: null };
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -88,8 +88,9 @@ export class PodWatcher {
       } catch (err) {
         if (this.stopped) break;
         const f = kubeFailure(err);
-        this.log.warn("pod list/watch failed; retrying", { code: f.code, message: f.message, retryInMs: backoffMs });
-        await this.sleep(backoffMs);
+        const waitMs = f.retryAfterMs ?? backoffMs;
+        this.log.warn("pod list/watch failed; retrying", { code: f.code, message: f.message, retryInMs: waitMs });
+        await this.sleep(waitMs);
         backoffMs = Math.min(backoffMs * 2, 30_000);
         resourceVersion = null;
       }

@@ -6,6 +6,8 @@ import path from "node:path";
 import { compileConfig } from "../../config/config.ts";
 import { startFerry, type Ferry } from "../../app/ferry.ts";
 import { createLogger } from "../../app/logger.ts";
+import type { ExecutorOptions } from "../../executor/executor.ts";
+import type { LocalKubeOptions } from "../../localkube/index.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 import { startS3, type TestS3 } from "./s3.ts";
 
@@ -22,7 +24,14 @@ export interface TestFerry {
   close(): Promise<void>;
 }
 
-export async function startTestFerry(opts: { s3?: boolean; env?: Record<string, string>; executor?: Record<string, unknown> } = {}): Promise<TestFerry> {
+export interface TestFerryOptions {
+  s3?: boolean;
+  env?: Record<string, string>;
+  executor?: Partial<ExecutorOptions>;
+  localkube?: Partial<LocalKubeOptions>;
+}
+
+export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestFerry> {
   const testDb = await createTestDb();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "ferry-test-"));
   const s3 = opts.s3 === false ? null : await startS3();
@@ -41,6 +50,7 @@ export async function startTestFerry(opts: { s3?: boolean; env?: Record<string, 
     log: createLogger("ferry", quiet, false),
     scheduler: { pollIntervalMs: 200 },
     executor: { pollIntervalMs: 200, logFlushIntervalMs: 200, ...opts.executor },
+    localkube: opts.localkube,
   });
   const url = ferry.url!;
   const api: TestFerry["api"] = async (method, route, body, headers = {}) => {
