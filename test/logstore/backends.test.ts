@@ -45,7 +45,7 @@ describe("S3LogStore (s3rver)", () => {
     admin = new S3Client({ forcePathStyle: true }); // same env-derived settings as the store
   });
   after(async () => {
-    await Promise.all(opened.map((s) => s.close?.()));
+    await Promise.all(opened.map(async (s) => s.close?.()));
     admin.destroy();
     restoreEnv();
     await s3.close();
