@@ -15,7 +15,7 @@ import { workerTokenFor } from "../app/tokens.ts";
 import { isNotFound, isTransient, kubeFailure, type Kube } from "./kube.ts";
 import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.ts";
 import { POD_SELECTOR } from "./pod-names.ts";
-import { assessPod, parseResult, type PodOutcome } from "./pod-outcome.ts";
+import { assessPod, judgeTry } from "./pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "./pod-spec.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
@@ -372,26 +372,12 @@ export class Executor {
         return;
       }
       const finished = h.pod && !h.stuck ? assessPod(h.pod, new Date(), this.o.pendingTimeoutMs) : null;
-      const outcome: PodOutcome | null = finished?.kind === "finished" ? finished.outcome : null;
-      let o: Omit<TryOutcome, "retryAt">;
-      const base = { logComplete: shipped.complete, logBytes: shipped.bytes, startedAt: outcome?.startedAt ?? null };
-      if (h.stopRequested) {
-        o = { ...base, tryState: "cancelled", exitCode: outcome?.exitCode ?? null, reason: "Cancelled", message: "the task was cancelled or cleared", result: null, retryable: false };
-      } else if (outcome) {
-        o = {
-          ...base,
-          tryState: outcome.succeeded ? "success" : "failed",
-          exitCode: outcome.exitCode,
-          reason: outcome.reason,
-          message: outcome.message,
-          result: outcome.succeeded ? parseResult(outcome.terminationMessage) : null,
-          retryable: true,
-        };
-      } else if (h.stuck) {
-        o = { ...base, tryState: "failed", exitCode: null, reason: h.stuck.reason, message: h.stuck.message, result: null, retryable: true };
-      } else {
-        o = { ...base, tryState: "failed", exitCode: null, reason: "PodLost", message: "the Pod disappeared before it finished (deleted, or its node was lost)", result: null, retryable: true };
-      }
+      const o = judgeTry({
+        cancelled: h.stopRequested,
+        pod: finished?.kind === "finished" ? finished.outcome : null,
+        stuck: h.stuck,
+        log: shipped,
+      });
       await this.record(h, o);
     } catch (err) {
       h.finalizing = false; // try again on the next pass

@@ -82,3 +82,50 @@ export function parseResult(message: string | null): unknown {
     return message;
   }
 }
+
+export interface TryVerdict {
+  tryState: "success" | "failed" | "cancelled";
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+  result: unknown;
+  startedAt: Date | null;
+  logComplete: boolean;
+  logBytes: number;
+  /** False for endings a retry cannot change (a cancellation). */
+  retryable: boolean;
+}
+
+/** How a try ended, from what the executor saw of its Pod and how much of its log it stored. */
+export function judgeTry(seen: {
+  cancelled: boolean;
+  /** The Pod's terminal status, when it reached one. */
+  pod: PodOutcome | null;
+  /** Why the Pod could not start, when it could not. */
+  stuck: { reason: string; message: string } | null;
+  log: { complete: boolean; bytes: number };
+}): TryVerdict {
+  const base = { logComplete: seen.log.complete, logBytes: seen.log.bytes, startedAt: seen.pod?.startedAt ?? null, result: null, exitCode: seen.pod?.exitCode ?? null };
+  if (seen.cancelled) {
+    return { ...base, tryState: "cancelled", reason: "Cancelled", message: "the task was cancelled or cleared", retryable: false };
+  }
+  if (seen.pod) {
+    const p = seen.pod;
+    return {
+      ...base,
+      tryState: p.succeeded ? "success" : "failed",
+      reason: p.reason,
+      message: p.message,
+      result: p.succeeded ? parseResult(p.terminationMessage) : null,
+      retryable: true,
+    };
+  }
+  if (seen.stuck) return { ...base, tryState: "failed", reason: seen.stuck.reason, message: seen.stuck.message, retryable: true };
+  return {
+    ...base,
+    tryState: "failed",
+    reason: "PodLost",
+    message: "the Pod disappeared before it finished (deleted, or its node was lost)",
+    retryable: true,
+  };
+}

@@ -3,6 +3,7 @@
 // Task instance states change here only by compare-and-set on (state, try_number).
 import type { Db, Queryable } from "../db/db.ts";
 import { podNameFor } from "./pod-names.ts";
+import type { TryVerdict } from "./pod-outcome.ts";
 
 export interface ActiveTry {
   taskInstanceId: string;
@@ -134,19 +135,9 @@ export async function markTryRunning(db: Db, t: ActiveTry, startedAt: Date): Pro
   });
 }
 
-export interface TryOutcome {
-  tryState: "success" | "failed" | "cancelled";
-  exitCode: number | null;
-  reason: string | null;
-  message: string | null;
-  result: unknown;
-  startedAt: Date | null;
-  logComplete: boolean;
-  logBytes: number;
+export interface TryOutcome extends TryVerdict {
   /** When a failed try may be retried (if tries remain): now + the task's retry delay. */
   retryAt: Date;
-  /** False for failures a retry cannot fix (e.g. a template that does not render). */
-  retryable: boolean;
 }
 
 /**

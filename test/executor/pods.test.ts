@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
 import { labelValue, podLabels, podNameFor } from "../../executor/pod-names.ts";
-import { assessPod, parseResult } from "../../executor/pod-outcome.ts";
+import { assessPod, judgeTry, parseResult, type PodOutcome } from "../../executor/pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "../../executor/pod-spec.ts";
 import type { TaskDefinition } from "../../sdk/definition.ts";
 
@@ -122,5 +122,42 @@ describe("assessPod", () => {
     assert.equal(parseResult("done"), "done");
     assert.equal(parseResult(""), null);
     assert.equal(parseResult(null), null);
+  });
+});
+
+describe("judgeTry", () => {
+  const log = { complete: true, bytes: 12 };
+  const ended = (over: Partial<PodOutcome>): PodOutcome => ({
+    succeeded: true,
+    exitCode: 0,
+    reason: "Completed",
+    message: null,
+    terminationMessage: null,
+    startedAt: null,
+    finishedAt: null,
+    ...over,
+  });
+
+  it("a succeeded Pod is a success with its termination message as the result", () => {
+    const v = judgeTry({ cancelled: false, pod: ended({ terminationMessage: '{"rows":42}' }), stuck: null, log });
+    assert.equal(v.tryState, "success");
+    assert.deepEqual(v.result, { rows: 42 });
+    assert.equal(v.logBytes, 12);
+  });
+
+  it("a failed Pod is a retryable failure with its exit code and reason", () => {
+    const v = judgeTry({ cancelled: false, pod: ended({ succeeded: false, exitCode: 3, reason: "Error" }), stuck: null, log });
+    assert.deepEqual([v.tryState, v.exitCode, v.reason, v.retryable, v.result], ["failed", 3, "Error", true, null]);
+  });
+
+  it("a cancellation wins over how the Pod ended, and is not retried", () => {
+    const v = judgeTry({ cancelled: true, pod: ended({ succeeded: false, exitCode: 143 }), stuck: null, log });
+    assert.deepEqual([v.tryState, v.reason, v.retryable, v.exitCode], ["cancelled", "Cancelled", false, 143]);
+  });
+
+  it("a Pod that could not start fails with the reason it gave; one that vanished is PodLost", () => {
+    assert.equal(judgeTry({ cancelled: false, pod: null, stuck: { reason: "ImagePullBackOff", message: "x" }, log }).reason, "ImagePullBackOff");
+    const lost = judgeTry({ cancelled: false, pod: null, stuck: null, log: { complete: false, bytes: 5 } });
+    assert.deepEqual([lost.tryState, lost.reason, lost.logComplete], ["failed", "PodLost", false]);
   });
 });
