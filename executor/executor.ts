@@ -62,6 +62,8 @@ interface TryHandle {
   stopRequested: boolean;
   stuck: { reason: string; message: string } | null;
   finalizing: boolean;
+  /** The API server accepted a delete of the Pod. */
+  deleteIssued: boolean;
 }
 
 export class Executor {
@@ -156,11 +158,11 @@ export class Executor {
     const live = [...this.handles.values()].filter((h) => !h.t.endedAt && !h.finalizing);
     const unwanted = await unwantedTries(this.db, live.map((h) => h.t));
     for (const h of live) {
-      if (unwanted.has(tryKey(h.t.taskInstanceId, h.t.tryNumber)) && !h.stopRequested) {
-        h.stopRequested = true;
-        this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
-        if (h.created) this.track(this.deletePod(h, 10));
-      }
+      if (!unwanted.has(tryKey(h.t.taskInstanceId, h.t.tryNumber))) continue;
+      if (!h.stopRequested) this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
+      h.stopRequested = true;
+      // Asked again on every pass until the API server has taken the delete.
+      if (h.created && !h.deleteIssued) this.track(this.deletePod(h, 10));
     }
     for (const h of this.handles.values()) this.track(this.progress(h));
   }
@@ -180,6 +182,7 @@ export class Executor {
       stopRequested: false,
       stuck: null,
       finalizing: false,
+      deleteIssued: false,
     });
   }
 
@@ -261,8 +264,9 @@ export class Executor {
     if (progress.kind === "stuck" && !h.stuck) {
       h.stuck = { reason: progress.reason, message: progress.message };
       this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
-      await this.deletePod(h, 0);
     }
+    // Its DELETED event then finalises the try with the reason it could not start.
+    if (h.stuck && !h.deleteIssued) await this.deletePod(h, 0);
   }
 
   private startShipping(h: TryHandle): void {
@@ -392,7 +396,7 @@ export class Executor {
     if (h.finalizing) return;
     h.finalizing = true;
     try {
-      if (!h.gone) await this.deletePod(h, 0);
+      if (!h.gone && !(await this.deletePod(h, 0))) return; // retried on the next pass
       await markReclaimed(this.db, h.t);
       this.handles.delete(h.t.podName);
     } finally {
@@ -400,15 +404,21 @@ export class Executor {
     }
   }
 
-  private async deletePod(h: TryHandle, gracePeriodSeconds: number): Promise<void> {
+  /** Returns false when the API server could not take the delete now (it is retried later). */
+  private async deletePod(h: TryHandle, gracePeriodSeconds: number): Promise<boolean> {
     try {
       await this.kube.core.deleteNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace, gracePeriodSeconds });
+      h.deleteIssued = true;
+      return true;
     } catch (err) {
       if (isNotFound(err)) {
         h.gone = true;
-        return;
+        return true;
       }
-      throw err;
+      if (!isTransient(err)) throw err;
+      const f = kubeFailure(err);
+      this.log.warn("pod delete failed; will retry", { pod: h.t.podName, code: f.code, message: f.message });
+      return false;
     }
   }
 }

@@ -1,4 +1,7 @@
 // Shared setup for localkube tests: one server per test file, driven only through client-node.
+// The behaviour a real cluster shares is tested in test/conformance/ (its own target helper, target.ts,
+// runs those tests against localkube or a real cluster); these helpers are for tests that need
+// localkube itself: its options, the worker image, host processes.
 
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
