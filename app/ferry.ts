@@ -89,6 +89,8 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         workerCommand: LOCAL_WORKER_COMMAND,
         namespaces: [config.namespace],
         log: (m) => log.child("localkube").info(m),
+        faults: config.localkube.faults,
+        instant: config.localkube.instant,
         ...opts.localkube,
       });
       closers.push(() => localkube!.close());

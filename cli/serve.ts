@@ -52,6 +52,8 @@ export async function runLocalKube(portArg: string | undefined): Promise<number>
     workerCommand: LOCAL_WORKER_COMMAND,
     namespaces: [config.namespace],
     log: (m) => log.info(m),
+    faults: config.localkube.faults,
+    instant: config.localkube.instant,
   });
   const kubeconfig = path.join(config.dataDir, "kubeconfig");
   await lk.writeKubeconfig(kubeconfig, config.namespace);

@@ -2,6 +2,7 @@
 // compiled `FerryConfig` and never reads process.env itself, so a bad setting fails fast, here, with a
 // message that says how to fix it.
 import path from "node:path";
+import { faultsFromEnv, type FaultConfig } from "../localkube/faults.ts";
 
 export type KubeMode = "local" | "kubeconfig" | "in-cluster";
 
@@ -31,6 +32,8 @@ export interface FerryConfig {
   maxRunningTasks: number;
   /** A Pod that cannot start (image pull errors, no node) fails its try after this long. @default 300000 (5 min) */
   podPendingTimeoutMs: number;
+  /** localkube only: faults to inject (FERRY_LOCALKUBE_FAULTS, JSON) and instant Pods (FERRY_LOCALKUBE_INSTANT). */
+  localkube: { faults: FaultConfig; instant: boolean };
   /** Which parts this process runs. @default all */
   components: { api: boolean; scheduler: boolean; executor: boolean };
 }
@@ -50,6 +53,21 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}.`);
   }
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? "").toLowerCase();
+  if (raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  throw new ConfigError(`${name}=${JSON.stringify(env[name])} is not valid: use true or false.`);
+}
+
+function localkubeFaults(env: NodeJS.ProcessEnv): FaultConfig {
+  try {
+    return faultsFromEnv(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 function parseComponents(raw: string | undefined): FerryConfig["components"] {
@@ -94,6 +112,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
     podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
+    localkube: { faults: localkubeFaults(env), instant: flag(env, "FERRY_LOCALKUBE_INSTANT") },
     components: parseComponents(env.FERRY_COMPONENTS),
   };
 }

@@ -6,6 +6,9 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { dirname, join } from "node:path";
+import { evict, loseNode } from "./disruption.ts";
+import { EventRecorder } from "./events.ts";
+import { Faults, type FaultConfig, type FaultController } from "./faults.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { newNamespace, watchNamespaceCleanup } from "./namespaces.ts";
 import { detectIsolation } from "./process.ts";
@@ -22,14 +25,26 @@ export interface LocalKubeOptions {
   namespaces?: string[]; // created at start; "default" always exists
   watchHistorySeconds?: number; // how long watch events are kept for resuming (default 75); older rv -> 410 Expired
   log?: (msg: string) => void;
+  /** Faults active from the start; change them later with `LocalKube.faults.set()`. */
+  faults?: FaultConfig;
+  /** Seed for the fault dice (errorRate / throttleRate), so a test sees the same sequence every run. */
+  faultSeed?: number;
+  /** Pods finish at once without spawning anything; output / exit code come from annotations (see instant.ts). */
+  instant?: boolean;
+  /** How long the events of a deleted pod are kept (default 60). */
+  eventRetentionSeconds?: number;
 }
 
 export interface LocalKube {
   readonly url: string;
+  readonly faults: FaultController;
   kubeconfig(namespace?: string): string;
   writeKubeconfig(path: string, namespace?: string): Promise<void>;
   close(): Promise<void>;
 }
+
+export { faultsFromEnv, type FaultConfig, type FaultController } from "./faults.ts";
+export { OUTPUT_ANNOTATION, EXIT_CODE_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from "./instant.ts";
 
 export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube> {
   if (!opts.workerCommand?.length) throw new Error("localkube: workerCommand must name an executable");
@@ -44,9 +59,14 @@ export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube>
   const store = new Store((opts.watchHistorySeconds ?? 75) * 1000);
   for (const name of new Set(["default", ...(opts.namespaces ?? [])])) store.create("namespaces", newNamespace(name));
   const stopCleanup = watchNamespaceCleanup(store);
-  const runtime = new Runtime(store, { root, workerImage: opts.workerImage, workerCommand: opts.workerCommand, isolation, log });
+  const faults = new Faults(opts.faults ?? {}, opts.faultSeed);
+  const events = new EventRecorder(store, { keepAfterDeleteMs: (opts.eventRetentionSeconds ?? 60) * 1000, max: 5000 });
+  const instant = opts.instant === true;
+  const runtime = new Runtime(store, { root, workerImage: opts.workerImage, workerCommand: opts.workerCommand, isolation, log, faults, events, instant });
+  if (instant) log("localkube: instant mode: pods finish at once with scripted results, nothing is spawned");
+  else if (!runtime.memoryLimitsEnforced) log("localkube: cannot measure process memory here (no /proc): memory limits are not enforced");
 
-  const handler = createHandler(store, runtime, log);
+  const handler = createHandler(store, runtime, faults, log);
   const server: Server = createServer((req, res) => void handler(req, res));
   server.keepAliveTimeout = 30_000;
   const sockets = new Set<Socket>();
@@ -67,8 +87,15 @@ export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube>
   log(`localkube: serving ${url}`);
 
   let closing: Promise<void> | undefined;
+  const controller: FaultController = {
+    set: (f) => faults.set(f),
+    get: () => faults.get(),
+    evict: (namespace, name) => evict(runtime, namespace, name),
+    loseNode: () => loseNode(runtime),
+  };
   return {
     url,
+    faults: controller,
     kubeconfig: (namespace) => kubeconfigYaml(url, namespace),
     async writeKubeconfig(path, namespace) {
       await mkdir(dirname(path), { recursive: true });
@@ -77,6 +104,7 @@ export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube>
     close() {
       closing ??= (async () => {
         stopCleanup();
+        events.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         // Watches and follows never end on their own; cut them so close() doesn't wait for minutes.
         for (const s of sockets) s.destroy();

@@ -6,6 +6,7 @@ import { badRequest, expired, fieldErr, invalid } from "./status.ts";
 import { parseFieldSelector, parseLabelSelector, type Matcher } from "./selectors.ts";
 import type { KObject, Resource, Store } from "./store.ts";
 import { isWatch, serveWatch } from "./watch.ts";
+import type { WatchFaults } from "./faults.ts";
 
 export const LIST_KIND: Record<Resource, string> = { pods: "PodList", namespaces: "NamespaceList", events: "EventList" };
 
@@ -55,10 +56,11 @@ export function listOrWatch(
   req: IncomingMessage,
   res: ServerResponse,
   render: (o: KObject) => unknown = (o) => o,
+  faults?: WatchFaults,
 ): ListResult | undefined {
   const match = selectorsFrom(resource, q);
   if (isWatch(q)) {
-    serveWatch(store, req, res, { resource, namespace, match, query: q, render });
+    serveWatch(store, req, res, { resource, namespace, match, query: q, render, faults });
     return undefined;
   }
   const rvParam = q.get("resourceVersion") ?? "";

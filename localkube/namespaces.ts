@@ -66,7 +66,10 @@ export function deleteNamespace(store: Store, name: string, o: DeleteOptions): K
 
 function finishIfEmpty(store: Store, name: string): void {
   const ns = store.get("namespaces", "", name);
-  if (ns?.metadata.deletionTimestamp && store.list("pods", name).length === 0) store.remove("namespaces", "", name);
+  if (!ns?.metadata.deletionTimestamp || store.list("pods", name).length > 0) return;
+  // Like the namespace controller, the namespace's other content (its events) goes with it.
+  for (const ev of store.list("events", name)) store.remove("events", name, ev.metadata.name);
+  store.remove("namespaces", "", name);
 }
 
 /** Completes terminating namespaces as their last pod disappears. */

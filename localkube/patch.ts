@@ -1,6 +1,6 @@
-// PATCH bodies: JSON merge patch (RFC 7386), strategic merge patch (treated as merge patch, which is
-// exact for the metadata maps localkube lets clients change), and JSON Patch (RFC 6902).
+// PATCH bodies: JSON merge patch (RFC 7386), strategic merge patch (smp.ts), and JSON Patch (RFC 6902).
 
+import { strategicMerge } from "./smp.ts";
 import { badRequest, invalid, fieldErr, unsupportedMediaType, KubeError } from "./status.ts";
 
 export function mergePatch(target: any, patch: any): any {
@@ -107,9 +107,11 @@ export function applyPatch(current: any, contentType: string, body: unknown): an
   const type = contentType.split(";")[0].trim().toLowerCase();
   switch (type) {
     case "application/merge-patch+json":
-    case "application/strategic-merge-patch+json":
       if (body === null || typeof body !== "object" || Array.isArray(body)) throw badRequest("the patch must be a JSON object");
       return mergePatch(current, body);
+    case "application/strategic-merge-patch+json":
+      if (body === null || typeof body !== "object" || Array.isArray(body)) throw badRequest("the patch must be a JSON object");
+      return strategicMerge(current, body);
     case "application/json-patch+json":
       return jsonPatch(current, body);
     default:

@@ -10,6 +10,8 @@ import type { Runtime } from "./runtime.ts";
 import { alreadyExists, badRequest, conflict, fieldErr, forbidden, invalid, notFound, OPTIMISTIC_LOCK_MSG, type FieldError } from "./status.ts";
 import type { KObject, Store } from "./store.ts";
 import { validatePod } from "./validation.ts";
+import { decodePod, LENIENT, type DecodeOptions } from "./decode.ts";
+import { defaultResources } from "./resources.ts";
 
 const GEN_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
@@ -37,6 +39,7 @@ function checkBodyMeta(body: any, kind: string, ns: string | undefined): void {
 
 function defaultPod(pod: KObject): void {
   const spec = (pod.spec ??= {});
+  if (!spec || typeof spec !== "object" || Array.isArray(spec)) return;
   spec.restartPolicy ??= "Always";
   spec.terminationGracePeriodSeconds ??= 30;
   spec.dnsPolicy ??= "ClusterFirst";
@@ -62,10 +65,12 @@ function defaultPod(pod: KObject): void {
       c.imagePullPolicy = tag === "latest" ? "Always" : "IfNotPresent";
     }
   }
+  defaultResources(pod);
 }
 
-export function createPod(store: Store, ns: string, body: any, dryRun: boolean): KObject {
+export function createPod(store: Store, ns: string, body: any, dryRun: boolean, decode: DecodeOptions = LENIENT): KObject {
   checkBodyMeta(body, "Pod", ns);
+  decodePod(body, decode);
   const nsObj = requireNamespace(store, ns);
   const meta = body.metadata;
   if (!meta.name && meta.generateName) {
@@ -142,10 +147,13 @@ const SPEC_FORBIDDEN =
   "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
 /** PUT or PATCH: only metadata labels/annotations/ownerReferences may change; status is kept. */
-export function updatePod(store: Store, ns: string, name: string, change: (cur: KObject) => any, isPut: boolean): KObject {
+export function updatePod(store: Store, ns: string, name: string, change: (cur: KObject) => any, isPut: boolean, decode: DecodeOptions = LENIENT): KObject {
   const cur = getPod(store, ns, name);
   const next = change(structuredClone(cur));
   checkBodyMeta(next, "Pod", ns);
+  decodePod(next, decode);
+  // As the API server does, defaults apply to the new object before it is compared and validated.
+  if (next.spec && typeof next.spec === "object") defaultPod(next);
   if (next.metadata.name !== undefined && next.metadata.name !== name)
     throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
   if (next.metadata.resourceVersion && next.metadata.resourceVersion !== cur.metadata.resourceVersion) throw conflict("pods", name, OPTIMISTIC_LOCK_MSG);
@@ -174,8 +182,8 @@ function deepEqual(a: any, b: any): boolean {
   return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]));
 }
 
-export function patchPod(store: Store, ns: string, name: string, contentType: string, body: unknown): KObject {
-  return updatePod(store, ns, name, (cur) => applyPatch(cur, contentType, body), false);
+export function patchPod(store: Store, ns: string, name: string, contentType: string, body: unknown, decode: DecodeOptions = LENIENT): KObject {
+  return updatePod(store, ns, name, (cur) => applyPatch(cur, contentType, body), false, decode);
 }
 
 function intParam(q: URLSearchParams, name: string): number | undefined {
@@ -217,8 +225,10 @@ export async function podLog(store: Store, runtime: Runtime, ns: string, name: s
   const state = pod.status?.containerStatuses?.[0]?.state ?? {};
   const file = runtime.logsFor(pod.metadata.uid);
   if (state.waiting || !file || (!state.running && !state.terminated)) {
-    const reason = state.waiting?.reason ?? "ContainerCreating";
-    throw badRequest(`container "${cname}" in pod "${name}" is waiting to start: ${reason}`);
+    const reason: string = state.waiting?.reason ?? "ContainerCreating";
+    // The kubelet words some reasons (pkg/kubelet/kubelet_pods.go validateContainerLogStatus).
+    const why = reason === "ErrImagePull" ? "image can't be pulled" : reason === "ImagePullBackOff" ? "trying and failing to pull image" : reason;
+    throw badRequest(`container "${cname}" in pod "${name}" is waiting to start: ${why}`);
   }
   const opts: LogOptions = { follow: boolParam(q, "follow"), timestamps: boolParam(q, "timestamps"), tailLines, limitBytes, sinceNs };
   res.writeHead(200, { "Content-Type": "text/plain", "Cache-Control": "no-cache, private" });

@@ -2,6 +2,14 @@
 // Each function mutates a private copy handed out by Store.update, so every step is one write.
 
 import type { KObject } from "./store.ts";
+import { parseQuantity } from "./quantity.ts";
+
+/** By value, not spelling: "0.01" is "10m" and "16777216" is "16Mi". */
+function sameQuantity(a: unknown, b: unknown): boolean {
+  const x = parseQuantity(a);
+  const y = parseQuantity(b);
+  return x && y ? x.nano === y.nano : String(a) === String(b);
+}
 
 export const NODE_NAME = "localkube";
 export const HOST_IP = "127.0.0.1";
@@ -24,7 +32,7 @@ function setCondition(pod: KObject, type: string, status: "True" | "False", reas
     Object.assign(existing, next);
   } else conds.push(next);
   // Keep the kubelet's order so diffs between versions stay readable.
-  const order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
+  const order = ["DisruptionTarget", "PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"];
   conds.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 }
 
@@ -39,7 +47,7 @@ export function qosClass(pod: KObject): "Guaranteed" | "Burstable" | "BestEffort
     if (Object.keys(req).length || Object.keys(lim).length) any = true;
     for (const r of ["cpu", "memory"]) {
       if (lim[r] === undefined) guaranteed = false;
-      else if (req[r] !== undefined && String(req[r]) !== String(lim[r])) guaranteed = false;
+      else if (req[r] !== undefined && !sameQuantity(req[r], lim[r])) guaranteed = false;
     }
   }
   if (!any) return "BestEffort";
@@ -90,7 +98,7 @@ export function markRunning(pod: KObject, containerID: string, startedAt: string
 
 export interface Termination {
   exitCode: number;
-  reason: string; // Completed | Error | StartError
+  reason: string; // Completed | Error | StartError | OOMKilled | ContainerStatusUnknown
   message?: string;
   startedAt?: string;
   finishedAt: string;
@@ -129,3 +137,20 @@ export function markPodFailed(pod: KObject, reason: string, message: string): vo
 }
 
 export const isTerminal = (pod: KObject) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
+
+/** The scheduler could not place the pod: it stays Pending with no nodeName. */
+export function markUnschedulable(pod: KObject, message: string): void {
+  pod.status.phase = "Pending";
+  setCondition(pod, "PodScheduled", "False", "Unschedulable", message);
+}
+
+/** A container that cannot start yet, e.g. ErrImagePull / ImagePullBackOff. */
+export function markWaiting(pod: KObject, reason: string, message: string): void {
+  const cs = pod.status.containerStatuses?.[0] ?? baseContainerStatus(pod);
+  pod.status.containerStatuses = [{ ...cs, state: { waiting: { reason, message } } }];
+}
+
+/** Set with a pod-level failure the kubelet or a controller decided (eviction, node loss), as since 1.26. */
+export function markDisruption(pod: KObject, reason: string, message: string): void {
+  setCondition(pod, "DisruptionTarget", "True", reason, message);
+}

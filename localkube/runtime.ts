@@ -1,16 +1,28 @@
-// The "kubelet": binds new pods to the single local node, runs each pod's container as a host process,
-// and writes every status transition back as its own store write, driven by real process events
-// (spawn, exit) rather than timers. It also carries out graceful deletion and activeDeadlineSeconds.
+// The "kubelet": takes pods the scheduler bound to the node, "pulls" the image, runs the container as a
+// host process (or, in instant mode, as a scripted result), and writes every status transition back
+// as its own store write, driven by real process events (spawn, exit) rather than timers. It also
+// carries out graceful deletion, activeDeadlineSeconds, memory limits, and the node-level faults
+// (eviction, node loss; see disruption.ts for their status shapes).
 
 import type { ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdirSync, openSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { LogFile } from "./logs.ts";
-import { markCreating, markPodFailed, markRunning, markScheduled, markTerminated, rfc3339, isTerminal, HOST_IP, NODE_NAME } from "./podstatus.ts";
+import { containerPath, type EventRecorder, type EventSource, type PodEventSpec } from "./events.ts";
+import type { Faults } from "./faults.ts";
+import { pullLoop } from "./imagepull.ts";
+import { instantScript } from "./instant.ts";
+import type { LogFile } from "./logs.ts";
+import { MemoryWatcher } from "./oom.ts";
+import { containerEnv } from "./podenv.ts";
+import { markCreating, markPodFailed, markRunning, markTerminated, markWaiting, rfc3339, isTerminal, NODE_NAME } from "./podstatus.ts";
 import { ensureMountTarget, expandVars, killGroup, resolveExecutable, spawnContainer, type MessageIsolation, type SpawnSpec } from "./process.ts";
+import { parseQuantity, quantityBytes } from "./quantity.ts";
+import { createRun, readHead, refOf, MAX_MESSAGE, type Ref, type Run } from "./run.ts";
+import { Scheduler } from "./scheduler.ts";
 import type { KObject, Store, StoreEvent } from "./store.ts";
+
+export { refOf, type Ref, type Run } from "./run.ts";
 
 export interface RuntimeOptions {
   root: string; // <dataDir>/localkube
@@ -18,37 +30,29 @@ export interface RuntimeOptions {
   workerCommand: string[];
   isolation: MessageIsolation;
   log: (msg: string) => void;
+  faults: Faults;
+  events: EventRecorder;
+  instant: boolean;
 }
-
-interface Run {
-  uid: string;
-  namespace: string;
-  name: string;
-  dir: string;
-  logs: LogFile;
-  messageFile: string;
-  child?: ChildProcess;
-  containerID: string;
-  startedAt?: string;
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-  finished: boolean; // stdio drained and final status written
-  removed: boolean; // the API object is gone
-  sigtermSent: boolean;
-  killAt?: number;
-  timers: Set<NodeJS.Timeout>;
-}
-
-const MAX_MESSAGE = 4096;
 
 export class Runtime {
-  private runs = new Map<string, Run>();
+  readonly runs = new Map<string, Run>();
+  /** Bound pods whose container has not started yet (image pull loop, start delay). */
+  readonly waiting = new Map<string, { ref: Ref; timers: Set<NodeJS.Timeout> }>();
+  readonly scheduler: Scheduler;
   private unsubscribe: () => void;
   private closed = false;
   private readonly shell = resolveExecutable("sh", process.env.PATH);
+  private readonly memory = new MemoryWatcher();
 
-  constructor(private readonly store: Store, private readonly opts: RuntimeOptions) {
+  constructor(readonly store: Store, private readonly opts: RuntimeOptions) {
     mkdirSync(join(opts.root, "pods"), { recursive: true });
+    this.scheduler = new Scheduler(store, opts.faults, opts.events, (pod) => this.accept(refOf(pod)));
     this.unsubscribe = store.subscribe((ev) => ev.resource === "pods" && this.onEvent(ev));
+  }
+
+  get memoryLimitsEnforced(): boolean {
+    return this.memory.enabled;
   }
 
   /** The log of a pod's container, if the runtime has started (or tried to start) it. */
@@ -59,6 +63,9 @@ export class Runtime {
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe();
+    this.scheduler.close();
+    this.memory.close();
+    for (const uid of [...this.waiting.keys()]) this.cancelWaiting(uid);
     const waits: Promise<void>[] = [];
     for (const run of this.runs.values()) {
       run.timers.forEach(clearTimeout);
@@ -71,22 +78,31 @@ export class Runtime {
     await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000).unref())]);
     for (const run of this.runs.values()) {
       run.logs.end();
+      run.resolveDone();
       rmSync(run.dir, { recursive: true, force: true });
     }
     this.runs.clear();
+  }
+
+  event(pod: KObject, e: Omit<PodEventSpec, "source" | "fieldPath">, container = true, source: EventSource = "kubelet"): void {
+    this.opts.events.record(pod, { ...e, source, fieldPath: container ? containerPath(pod) : undefined });
   }
 
   private onEvent(ev: StoreEvent): void {
     if (this.closed) return;
     const pod = ev.object;
     const uid: string = pod.metadata.uid;
-    if (ev.type === "ADDED" && !pod.spec.nodeName) {
-      // Deferred so the create's own ADDED reaches every watcher before the kubelet's first write.
-      setImmediate(() => this.admit(pod));
+    if (ev.type === "ADDED") {
+      // Deferred so the create's own ADDED reaches every watcher before the first status write.
+      // A pod created with spec.nodeName skips the scheduler, as on a real cluster; one naming
+      // another node stays Pending forever (no kubelet of that name exists).
+      if (!pod.spec.nodeName) setImmediate(() => !this.closed && this.scheduler.schedule(refOf(pod)));
+      else if (pod.spec.nodeName === NODE_NAME) setImmediate(() => this.accept(refOf(pod)));
       return;
     }
     const run = this.runs.get(uid);
     if (ev.type === "DELETED") {
+      this.cancelWaiting(uid);
       if (!run) return;
       run.removed = true;
       if (run.child && !run.exit) killGroup(run.child.pid, "SIGKILL");
@@ -96,53 +112,78 @@ export class Runtime {
     if (pod.metadata.deletionTimestamp) this.terminate(pod, run, Number(pod.metadata.deletionGracePeriodSeconds ?? 0));
   }
 
-  private update(run: { uid: string; namespace: string; name: string }, fn: (o: KObject) => void): KObject | undefined {
+  current(ref: Ref): KObject | undefined {
+    const pod = this.store.get("pods", ref.namespace, ref.name);
+    return pod?.metadata.uid === ref.uid ? pod : undefined;
+  }
+
+  update(ref: Ref, fn: (o: KObject) => void): KObject | undefined {
     let hit = false;
-    const out = this.store.update("pods", run.namespace, run.name, (o) => {
-      if (o.metadata.uid !== run.uid) return false;
+    const out = this.store.update("pods", ref.namespace, ref.name, (o) => {
+      if (o.metadata.uid !== ref.uid) return false;
       hit = true;
       fn(o);
     });
     return hit ? out : undefined;
   }
 
-  private admit(created: KObject): void {
+  /** Stops a not-yet-started pod's pull loop or start delay; true if it was waiting. */
+  cancelWaiting(uid: string): boolean {
+    const w = this.waiting.get(uid);
+    if (!w) return false;
+    w.timers.forEach(clearTimeout);
+    this.waiting.delete(uid);
+    return true;
+  }
+
+  /** The kubelet has the pod: ContainerCreating, then the image, then (after any start delay) the container. */
+  private accept(ref: Ref): void {
     if (this.closed) return;
-    const ref = { uid: String(created.metadata.uid), namespace: String(created.metadata.namespace), name: created.metadata.name };
-    const current = this.store.get("pods", ref.namespace, ref.name);
-    if (!current || current.metadata.uid !== ref.uid) return;
-    if (current.metadata.deletionTimestamp) {
+    const cur = this.current(ref);
+    if (!cur || this.runs.has(ref.uid) || this.waiting.has(ref.uid)) return;
+    if (cur.metadata.deletionTimestamp) {
       this.store.remove("pods", ref.namespace, ref.name);
       return;
     }
-    this.update(ref, markScheduled);
     const pod = this.update(ref, markCreating);
-    if (pod) this.start(pod);
+    if (!pod) return;
+    const w = { ref, timers: new Set<NodeJS.Timeout>() };
+    this.waiting.set(ref.uid, w);
+    const image: string = pod.spec.containers[0].image;
+    const proceed = () => {
+      const go = () => {
+        if (!this.cancelWaiting(ref.uid)) return;
+        const p = this.current(ref);
+        if (p) this.launch(p);
+      };
+      const delay = this.opts.faults.podStartDelayMs;
+      if (delay > 0) w.timers.add(setTimeout(go, delay));
+      else go();
+    };
+    if (this.opts.faults.imagePullFails(image) || pod.spec.containers[0].imagePullPolicy === "Always") {
+      pullLoop(image, {
+        fails: () => this.opts.faults.imagePullFails(image),
+        waiting: (reason, message) => this.waiting.has(ref.uid) && !!this.update(ref, (o) => markWaiting(o, reason, message)),
+        event: (e) => {
+          const p = this.current(ref);
+          if (p) this.event(p, e);
+        },
+        pulled: proceed,
+        timer: (t) => w.timers.add(t),
+      });
+    } else {
+      this.event(pod, { type: "Normal", reason: "Pulled", message: `Container image "${image}" already present on machine` });
+      proceed();
+    }
   }
 
-  private start(pod: KObject): void {
+  private launch(pod: KObject): void {
     const c = pod.spec.containers[0];
-    const uid: string = pod.metadata.uid;
-    const dir = join(this.opts.root, "pods", `${pod.metadata.namespace}_${pod.metadata.name}_${uid}`);
-    mkdirSync(join(dir, "work"), { recursive: true });
-    const messageFile = join(dir, "termination-log");
-    writeFileSync(messageFile, "");
-    const run: Run = {
-      uid,
-      namespace: String(pod.metadata.namespace),
-      name: pod.metadata.name,
-      dir,
-      logs: new LogFile(join(dir, `${c.name}.log`)),
-      messageFile,
-      containerID: `localkube://${randomBytes(32).toString("hex")}`,
-      finished: false,
-      removed: false,
-      sigtermSent: false,
-      timers: new Set(),
-    };
-    this.runs.set(uid, run);
+    const run = createRun(this.opts.root, pod);
+    this.runs.set(run.uid, run);
+    if (this.opts.instant) return this.launchInstant(run, pod);
 
-    const env = this.buildEnv(pod, c);
+    const env = containerEnv(pod, c);
     const isWorker = c.image === this.opts.workerImage;
     const expand = (xs: unknown) => (Array.isArray(xs) ? xs.map((x) => expandVars(String(x), env)) : []);
     let argv: string[];
@@ -155,12 +196,12 @@ export class Runtime {
       return this.startError(run, `failed to create containerd task: exec: "${argv[0]}": executable file not found in $PATH (localkube runs container commands on the host)`);
     argv[0] = exe;
 
-    const spec: SpawnSpec = { argv, env, cwd: join(dir, "work") };
+    const spec: SpawnSpec = { argv, env, cwd: join(run.dir, "work") };
     const target: string = c.terminationMessagePath || "/dev/termination-log";
     const iso = this.opts.isolation;
-    if (iso.mode === "mount-namespace" && ensureMountTarget(target)) spec.messageBind = { hostFile: messageFile, target, tools: iso };
+    if (iso.mode === "mount-namespace" && ensureMountTarget(target)) spec.messageBind = { hostFile: run.messageFile, target, tools: iso };
     else {
-      env.FERRY_TERMINATION_MESSAGE_PATH = messageFile;
+      env.FERRY_TERMINATION_MESSAGE_PATH = run.messageFile;
       spec.sh = this.shell;
     }
 
@@ -174,9 +215,13 @@ export class Runtime {
     child.stdout!.on("data", (d: Buffer) => run.logs.write("stdout", d));
     child.stderr!.on("data", (d: Buffer) => run.logs.write("stderr", d));
     child.once("spawn", () => {
-      run.startedAt = rfc3339();
-      const p = this.update(run, (o) => markRunning(o, run.containerID, run.startedAt!));
-      if (p) this.armDeadline(run, p);
+      this.started(run, pod);
+      const limit = parseQuantity(c.resources?.limits?.memory);
+      if (limit && child.pid)
+        run.stopMemoryWatch = this.memory.watch(child.pid, quantityBytes(limit), () => {
+          run.override = { reason: "OOMKilled" };
+          killGroup(child.pid, "SIGKILL");
+        });
       // A delete that arrived while we were starting still has to stop the process.
       const cur = this.store.get("pods", run.namespace, run.name);
       if (run.removed) killGroup(child.pid, "SIGKILL");
@@ -190,6 +235,7 @@ export class Runtime {
     });
     child.once("exit", (code, signal) => {
       run.exit = { code, signal };
+      run.stopMemoryWatch?.();
       // Like a container whose init died: everything left in the group goes too, so the pipes close.
       killGroup(child.pid, "SIGKILL");
       const t = setTimeout(() => {
@@ -201,18 +247,28 @@ export class Runtime {
     child.once("close", () => this.finish(run));
   }
 
-  private buildEnv(pod: KObject, c: any): Record<string, string> {
-    const env: Record<string, string> = { HOSTNAME: pod.metadata.name };
-    if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
-    if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
-    for (const e of c.env ?? []) {
-      if (typeof e.value === "string") env[e.name] = expandVars(e.value, env);
-      else if (e.valueFrom?.fieldRef?.fieldPath) {
-        const v = fieldRef(pod, e.valueFrom.fieldRef.fieldPath);
-        if (v !== undefined) env[e.name] = v;
-      } else if (!e.valueFrom) env[e.name] = "";
-    }
-    return env;
+  /** Created + Started events and the Running write, shared by processes and instant mode. */
+  private started(run: Run, pod: KObject): void {
+    run.startedAt = rfc3339();
+    const name = pod.spec.containers[0].name;
+    this.event(pod, { type: "Normal", reason: "Created", message: `Created container ${name}` });
+    this.event(pod, { type: "Normal", reason: "Started", message: `Started container ${name}` });
+    const p = this.update(run, (o) => markRunning(o, run.containerID, run.startedAt!));
+    if (p) this.armDeadline(run, p);
+  }
+
+  private launchInstant(run: Run, pod: KObject): void {
+    const script = instantScript(pod);
+    if ("error" in script) return this.startError(run, script.error);
+    writeFileSync(run.messageFile, script.message);
+    this.started(run, pod);
+    if (script.output) run.logs.write("stdout", Buffer.from(script.output));
+    // The exit is its own step, so Running and the terminal phase are separate watch events.
+    setImmediate(() => {
+      if (run.finished) return;
+      run.exit = { code: script.exitCode, signal: null };
+      this.finish(run);
+    });
   }
 
   private startError(run: Run, message: string): void {
@@ -220,7 +276,9 @@ export class Runtime {
     run.finished = true;
     this.opts.log(`pod ${run.namespace}/${run.name}: ${message}`);
     const now = rfc3339();
-    this.update(run, (o) => markTerminated(o, { exitCode: 128, reason: "StartError", message, startedAt: now, finishedAt: now }));
+    const p = this.update(run, (o) => markTerminated(o, { exitCode: 128, reason: "StartError", message, startedAt: now, finishedAt: now }));
+    if (p) this.event(p, { type: "Warning", reason: "Failed", message: `Error: ${message}` });
+    run.resolveDone();
     this.afterFinish(run);
   }
 
@@ -230,17 +288,21 @@ export class Runtime {
     const startMs = Date.parse(pod.status.startTime ?? rfc3339());
     const t = setTimeout(() => {
       if (run.exit || run.removed) return;
-      const p = this.update(run, (o) => markPodFailed(o, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"));
-      if (p) this.terminate(p, run, Number(p.spec.terminationGracePeriodSeconds ?? 30));
+      const msg = "Pod was active on the node longer than the specified deadline";
+      const p = this.update(run, (o) => markPodFailed(o, "DeadlineExceeded", msg));
+      if (!p) return;
+      this.event(p, { type: "Warning", reason: "DeadlineExceeded", message: msg }, false);
+      this.terminate(p, run, Number(p.spec.terminationGracePeriodSeconds ?? 30));
     }, Math.max(0, startMs + ads * 1000 - Date.now()));
     run.timers.add(t);
   }
 
   /** SIGTERM now, SIGKILL when the grace period ends; a later, shorter grace moves the SIGKILL earlier. */
-  private terminate(pod: KObject, run: Run | undefined, graceSeconds: number): void {
+  terminate(pod: KObject, run: Run | undefined, graceSeconds: number): void {
     if (!run) {
-      // Never started (or already gone from the runtime): nothing to stop, so finish the delete now.
-      if (pod.metadata.deletionTimestamp && (isTerminal(pod) || !pod.spec.nodeName)) this.store.remove("pods", String(pod.metadata.namespace), pod.metadata.name);
+      // Nothing runs yet (never scheduled, image still pulling, start delayed): finish the delete now.
+      const waited = this.cancelWaiting(String(pod.metadata.uid));
+      if (pod.metadata.deletionTimestamp && (waited || isTerminal(pod) || !pod.spec.nodeName)) this.store.remove("pods", String(pod.metadata.namespace), pod.metadata.name);
       return;
     }
     if (run.finished) {
@@ -253,6 +315,7 @@ export class Runtime {
     run.killAt = killAt;
     if (!run.sigtermSent) {
       run.sigtermSent = true;
+      this.event(pod, { type: "Normal", reason: "Killing", message: `Stopping container ${pod.spec.containers[0].name}` });
       killGroup(run.child.pid, graceSeconds === 0 ? "SIGKILL" : "SIGTERM");
     }
     const pid = run.child.pid;
@@ -265,8 +328,11 @@ export class Runtime {
     run.timers.clear();
     run.logs.end();
     run.finished = true;
-    if (this.closed) return;
-    if (run.removed) return this.forget(run);
+    if (this.closed) return run.resolveDone();
+    if (run.removed) {
+      run.resolveDone();
+      return this.forget(run);
+    }
     const { code, signal } = run.exit ?? { code: null, signal: null };
     const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 9) : 9);
     const pod = this.store.get("pods", run.namespace, run.name);
@@ -276,13 +342,14 @@ export class Runtime {
     this.update(run, (o) =>
       markTerminated(o, {
         exitCode,
-        reason: exitCode === 0 ? "Completed" : "Error",
-        message: message || undefined,
+        reason: run.override?.reason ?? (exitCode === 0 ? "Completed" : "Error"),
+        message: run.override?.message ?? (message || undefined),
         startedAt: run.startedAt,
         finishedAt: rfc3339(),
         containerID: run.containerID,
       }),
     );
+    run.resolveDone();
     this.afterFinish(run);
   }
 
@@ -301,36 +368,4 @@ export class Runtime {
     this.runs.delete(run.uid);
     rmSync(run.dir, { recursive: true, force: true });
   }
-}
-
-function readHead(path: string, max: number): string {
-  try {
-    const fd = openSync(path, "r");
-    try {
-      const buf = Buffer.alloc(max);
-      const n = readSync(fd, buf, 0, max, 0);
-      return buf.subarray(0, n).toString("utf8");
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return "";
-  }
-}
-
-/** The downward-API fields a host process can meaningfully get. */
-function fieldRef(pod: KObject, path: string): string | undefined {
-  const m = path.match(/^metadata\.(labels|annotations)\['(.+)'\]$/);
-  if (m) return pod.metadata[m[1]]?.[m[2]];
-  const simple: Record<string, unknown> = {
-    "metadata.name": pod.metadata.name,
-    "metadata.namespace": pod.metadata.namespace,
-    "metadata.uid": pod.metadata.uid,
-    "spec.nodeName": NODE_NAME,
-    "spec.serviceAccountName": pod.spec.serviceAccountName,
-    "status.hostIP": HOST_IP,
-    "status.podIP": HOST_IP,
-  };
-  const v = simple[path];
-  return v === undefined ? undefined : String(v);
 }

@@ -8,6 +8,9 @@ import { checkPatchType } from "./patch.ts";
 import { createNamespace, deleteNamespace, getNamespace } from "./namespaces.ts";
 import { createPod, deletePod, getPod, patchPod, podLog, updatePod, type DeleteOptions } from "./pods.ts";
 import type { Runtime } from "./runtime.ts";
+import { decodeOptions } from "./decode.ts";
+import type { Faults } from "./faults.ts";
+import { coreV1Document, openApiIndex } from "./openapi.ts";
 import { badRequest, internalError, KubeError, methodNotAllowed, pathNotFound, status413 } from "./status.ts";
 import type { KObject, Resource, Store } from "./store.ts";
 
@@ -25,7 +28,7 @@ interface Ctx {
 type Handler = (ctx: Ctx) => Promise<unknown> | unknown;
 type Route = { pattern: RegExp; methods: Record<string, Handler> };
 
-export function createHandler(store: Store, runtime: Runtime, log: (m: string) => void) {
+export function createHandler(store: Store, runtime: Runtime, faults: Faults, log: (m: string) => void) {
   const table = (ctx: Ctx) => wantsTable(ctx.req.headers.accept);
   const includeObject = (ctx: Ctx) => ctx.q.get("includeObject");
 
@@ -33,7 +36,7 @@ export function createHandler(store: Store, runtime: Runtime, log: (m: string) =
     const ns = nsIndex === undefined ? undefined : ctx.params[nsIndex];
     const asTable = table(ctx);
     const render = asTable ? (o: KObject) => toTable(resource, [o], {}, includeObject(ctx)) : undefined;
-    const r = listOrWatch(store, resource, ns, ctx.q, ctx.req, ctx.res, render);
+    const r = listOrWatch(store, resource, ns, ctx.q, ctx.req, ctx.res, render, faults.watch());
     if (!r) return undefined;
     return asTable ? toTable(resource, r.body.items, r.body.metadata, includeObject(ctx)) : r.body;
   };
@@ -48,6 +51,16 @@ export function createHandler(store: Store, runtime: Runtime, log: (m: string) =
     { pattern: /^\/(healthz|livez|readyz)(\/.*)?$/, methods: { GET: ({ res }) => void res.writeHead(200, { "Content-Type": "text/plain" }).end("ok") } },
     { pattern: /^\/api\/?$/, methods: { GET: (ctx) => apiVersions(ctx.serverAddress) } },
     { pattern: /^\/apis\/?$/, methods: { GET: () => apiGroupList() } },
+    { pattern: /^\/openapi\/v3\/?$/, methods: { GET: () => openApiIndex() } },
+    {
+      pattern: /^\/openapi\/v3\/api\/v1\/?$/,
+      methods: {
+        GET: ({ res }) => {
+          const { text } = coreV1Document();
+          res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), "Cache-Control": "public, immutable" }).end(text);
+        },
+      },
+    },
     { pattern: /^\/api\/v1\/?$/, methods: { GET: () => apiResourceList() } },
     {
       pattern: /^\/api\/v1\/namespaces$/,
@@ -67,7 +80,7 @@ export function createHandler(store: Store, runtime: Runtime, log: (m: string) =
       pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods$/,
       methods: {
         GET: list("pods", 0),
-        POST: async (ctx) => created(ctx, createPod(store, ctx.params[0], await ctx.body(), dryRun(ctx))),
+        POST: async (ctx) => created(ctx, createPod(store, ctx.params[0], await ctx.body(), dryRun(ctx), decodeOptions(ctx.q, ctx.res, "CreateOptions"))),
         DELETE: async (ctx) => {
           // deletecollection: the matching pods, each deleted as a single DELETE would.
           const opts = await deleteOptions(ctx);
@@ -87,11 +100,11 @@ export function createHandler(store: Store, runtime: Runtime, log: (m: string) =
         PATCH: async (ctx) => {
           const type = ctx.req.headers["content-type"] ?? "";
           checkPatchType(type);
-          return patchPod(store, ctx.params[0], ctx.params[1], type, await ctx.body());
+          return patchPod(store, ctx.params[0], ctx.params[1], type, await ctx.body(), decodeOptions(ctx.q, ctx.res, "PatchOptions"));
         },
         PUT: async (ctx) => {
           const body = await ctx.body();
-          return updatePod(store, ctx.params[0], ctx.params[1], () => body, true);
+          return updatePod(store, ctx.params[0], ctx.params[1], () => body, true, decodeOptions(ctx.q, ctx.res, "UpdateOptions"));
         },
       },
     },
@@ -124,6 +137,8 @@ export function createHandler(store: Store, runtime: Runtime, log: (m: string) =
       }
     }
     const addr = req.socket.localAddress && req.socket.localPort ? `${req.socket.localAddress}:${req.socket.localPort}` : "";
+    // Injected 500s / 429s hit client requests only; localkube's own status writes never go over HTTP.
+    if (faults.maybeFailRequest(path, res)) return;
     let bodyPromise: Promise<any> | undefined;
     const ctx: Ctx = { req, res, q, params: [], serverAddress: addr, body: () => (bodyPromise ??= readJson(req)) };
     try {

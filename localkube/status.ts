@@ -110,3 +110,7 @@ export const internalError = (err: string) =>
   status(500, "InternalError", `Internal error occurred: ${err}`, { causes: [{ message: err }] });
 
 export const status413 = () => status(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728");
+
+/** What the API server's max-in-flight filter answers (with a Retry-After header set by the caller). */
+export const tooManyRequests = (retryAfterSeconds: number) =>
+  status(429, "TooManyRequests", "Too many requests, please try again later.", { retryAfterSeconds });

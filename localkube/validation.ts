@@ -3,6 +3,7 @@
 
 import { fieldErr, type FieldError } from "./status.ts";
 import type { KObject } from "./store.ts";
+import { validateResources } from "./resources.ts";
 
 const DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_SUBDOMAIN = `${DNS1123_LABEL}(\\.${DNS1123_LABEL})*`;
@@ -121,6 +122,7 @@ export function validatePod(pod: KObject): FieldError[] {
     if (c.terminationMessagePath !== undefined && (typeof c.terminationMessagePath !== "string" || !c.terminationMessagePath.startsWith("/")))
       errs.push(fieldErr.invalid(`${f}.terminationMessagePath`, c.terminationMessagePath, "must be an absolute path"));
   });
+  errs.push(...validateResources(pod));
   if (spec.restartPolicy !== undefined && !RESTART.includes(spec.restartPolicy))
     errs.push(fieldErr.notSupported("spec.restartPolicy", spec.restartPolicy, RESTART));
   if (spec.activeDeadlineSeconds !== undefined && spec.activeDeadlineSeconds !== null) {

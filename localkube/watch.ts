@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { badRequest, expired, invalid, fieldErr } from "./status.ts";
 import type { KObject, Resource, Store, StoreEvent } from "./store.ts";
 import type { Matcher } from "./selectors.ts";
+import type { WatchFaults } from "./faults.ts";
 
 const KIND: Record<Resource, string> = { pods: "Pod", namespaces: "Namespace", events: "Event" };
 const BOOKMARK_INTERVAL_MS = 10_000;
@@ -16,6 +17,8 @@ export interface WatchRequest {
   query: URLSearchParams;
   /** Turns a stored object into what goes on the wire (adds kind/apiVersion). */
   render: (o: KObject) => unknown;
+  /** Injected faults, fixed when the watch starts. */
+  faults?: WatchFaults;
 }
 
 export function isWatch(query: URLSearchParams): boolean {
@@ -49,12 +52,15 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
 
   let history: StoreEvent[] = [];
   let startRv = store.resourceVersion;
+  const faults = w.faults ?? {};
   if (!initial && rvParam !== "" && rvParam !== "0") {
-    const since = store.eventsSince(Number(rvParam));
+    // The expireOnResume fault answers every resume as if the rv had fallen out of the window.
+    const since = faults.expireOnResume ? "expired" : store.eventsSince(Number(rvParam));
     res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
     if (since === "expired") {
       // Real servers answer 200 and put the 410 in the stream; clients key on the event, not the HTTP code.
-      const status = expired(`too old resource version: ${rvParam} (${store.oldestResumable})`).body;
+      const oldest = faults.expireOnResume ? Math.max(store.resourceVersion, Number(rvParam) + 1) : store.oldestResumable;
+      const status = expired(`too old resource version: ${rvParam} (${oldest})`).body;
       res.end(JSON.stringify({ type: "ERROR", object: status }) + "\n");
       return;
     }
@@ -66,8 +72,12 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   res.socket?.setNoDelay(true);
   res.flushHeaders();
 
+  // watchCutAfterEvents: the stream just ends after N events (bookmarks don't count), no final event.
+  let sent = 0;
   const send = (type: string, object: unknown) => {
-    if (!res.writableEnded) res.write(JSON.stringify({ type, object }) + "\n");
+    if (res.writableEnded) return;
+    res.write(JSON.stringify({ type, object }) + "\n");
+    if (type !== "BOOKMARK" && faults.cutAfterEvents !== undefined && ++sent >= faults.cutAfterEvents) finish();
   };
   const bookmark = (annotations?: Record<string, string>) =>
     send("BOOKMARK", {
@@ -90,6 +100,19 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
     }
   };
 
+  let unsubscribe = () => {};
+  let deadline: NodeJS.Timeout | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let finished = false;
+  function finish(): void {
+    if (finished) return;
+    finished = true;
+    clearTimeout(deadline);
+    clearInterval(ticker);
+    unsubscribe();
+    if (!res.writableEnded) res.end();
+  }
+
   // Snapshot + subscribe happen in one synchronous step, so no write can slip between them.
   if (initial) {
     for (const o of store.list(w.resource, w.namespace)) if (w.match(o)) send("ADDED", w.render(o));
@@ -97,18 +120,14 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   } else {
     for (const ev of history) deliver(ev);
   }
-  const unsubscribe = store.subscribe(deliver);
+  if (finished) return;
+  unsubscribe = store.subscribe(deliver);
 
   // Like the API server: no (or zero) timeoutSeconds means a random 30-60 minutes.
-  const timeoutMs = timeoutRaw !== null && Number(timeoutRaw) > 0 ? Number(timeoutRaw) * 1000 : (1800 + Math.random() * 1800) * 1000;
-  const finish = () => {
-    clearTimeout(deadline);
-    clearInterval(ticker);
-    unsubscribe();
-    if (!res.writableEnded) res.end();
-  };
-  const deadline = setTimeout(finish, timeoutMs);
-  const ticker = setInterval(() => bookmarks && bookmark(), BOOKMARK_INTERVAL_MS);
+  let timeoutMs = timeoutRaw !== null && Number(timeoutRaw) > 0 ? Number(timeoutRaw) * 1000 : (1800 + Math.random() * 1800) * 1000;
+  if (faults.cutAfterMs !== undefined) timeoutMs = Math.min(timeoutMs, faults.cutAfterMs);
+  deadline = setTimeout(() => finish(), timeoutMs);
+  ticker = setInterval(() => bookmarks && bookmark(), BOOKMARK_INTERVAL_MS);
   req.on("close", finish);
   res.on("close", finish);
   res.on("error", finish);

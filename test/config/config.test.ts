@@ -1,0 +1,61 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { compileConfig, ConfigError, DEFAULT_WORKER_IMAGE } from "../../config/config.ts";
+
+describe("configuration from the environment", () => {
+  it("has the documented defaults", () => {
+    const c = compileConfig({}, "/srv/app");
+    assert.equal(c.databaseUrl, null);
+    assert.equal(c.dataDir, "/srv/app/.ferry");
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, "127.0.0.1");
+    assert.equal(c.kube, "local");
+    assert.equal(c.namespace, "default");
+    assert.equal(c.workerImage, DEFAULT_WORKER_IMAGE);
+    assert.equal(c.logStoreUrl, "file:///srv/app/.ferry/logs");
+    assert.equal(c.maxRunningTasks, 32);
+    assert.equal(c.podPendingTimeoutMs, 300_000);
+    assert.deepEqual(c.components, { api: true, scheduler: true, executor: true });
+    assert.deepEqual(c.localkube, { faults: {}, instant: false });
+  });
+
+  it("reads every setting", () => {
+    const c = compileConfig(
+      {
+        DATABASE_URL: "postgres://x@db/ferry",
+        FERRY_DATA_DIR: "/data",
+        FERRY_PORT: "9000",
+        FERRY_KUBE: "in-cluster",
+        FERRY_NAMESPACE: "jobs",
+        FERRY_API_TOKEN: "a-long-enough-token",
+        FERRY_LOG_STORE: "s3://logs/ferry",
+        FERRY_COMPONENTS: "scheduler,executor",
+        FERRY_POD_PENDING_TIMEOUT_SECONDS: "60",
+        FERRY_LOCALKUBE_FAULTS: '{"errorRate":0.1}',
+        FERRY_LOCALKUBE_INSTANT: "true",
+      },
+      "/",
+    );
+    assert.equal(c.host, "0.0.0.0", "off localkube the API listens on every interface");
+    assert.equal(c.port, 9000);
+    assert.equal(c.logStoreUrl, "s3://logs/ferry");
+    assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
+    assert.equal(c.podPendingTimeoutMs, 60_000);
+    assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true });
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ FERRY_PORT: "eighty" }, /FERRY_PORT="eighty" is not valid: use a whole number from 0 to 65535/],
+    [{ FERRY_KUBE: "minikube" }, /FERRY_KUBE="minikube" is not valid: use local, kubeconfig or in-cluster/],
+    [{ FERRY_LOG_STORE: "gs://x" }, /FERRY_LOG_STORE="gs:\/\/x" is not valid/],
+    [{ FERRY_API_TOKEN: "short" }, /FERRY_API_TOKEN is too short/],
+    [{ FERRY_COMPONENTS: "api,web" }, /FERRY_COMPONENTS="api,web" is not valid/],
+    [{ FERRY_LOCALKUBE_INSTANT: "yes" }, /FERRY_LOCALKUBE_INSTANT="yes" is not valid/],
+    [{ FERRY_LOCALKUBE_FAULTS: "{nope" }, /FERRY_LOCALKUBE_FAULTS/],
+  ];
+  for (const [env, message] of bad) {
+    it(`refuses ${Object.keys(env)[0]}=${Object.values(env)[0]} with a message that says how to fix it`, () => {
+      assert.throws(() => compileConfig(env, "/"), (err: Error) => err instanceof ConfigError && message.test(err.message));
+    });
+  }
+});
