@@ -103,11 +103,13 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   let unsubscribe = () => {};
   let deadline: NodeJS.Timeout | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let lastBookmark: NodeJS.Timeout | undefined;
   let finished = false;
   function finish(): void {
     if (finished) return;
     finished = true;
     clearTimeout(deadline);
+    clearTimeout(lastBookmark);
     clearInterval(ticker);
     unsubscribe();
     if (!res.writableEnded) res.end();
@@ -128,6 +130,9 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   if (faults.cutAfterMs !== undefined) timeoutMs = Math.min(timeoutMs, faults.cutAfterMs);
   deadline = setTimeout(() => finish(), timeoutMs);
   ticker = setInterval(() => bookmarks && bookmark(), BOOKMARK_INTERVAL_MS);
+  // Like the watch cache: a bookmark shortly (2 s) before the deadline, so a client resumes from a
+  // recent resourceVersion rather than the one it started from.
+  if (bookmarks) lastBookmark = setTimeout(() => bookmark(), timeoutMs > 2000 ? timeoutMs - 2000 : timeoutMs / 2);
   req.on("close", finish);
   res.on("close", finish);
   res.on("error", finish);

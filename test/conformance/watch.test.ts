@@ -67,11 +67,6 @@ describe("watch", { concurrency: true }, () => {
 
   it(
     "allowWatchBookmarks: a BOOKMARK (the kind with only metadata.resourceVersion) before timeoutSeconds ends the stream",
-    {
-      todo: onLocalkube
-        ? "localkube deviation: it sends bookmarks only every 10 s, while a real server also sends one 2 s before the watch's deadline"
-        : false,
-    },
     async () => {
       const list = await t.core.listNamespacedPod({ namespace: t.ns });
       const { evs, err } = await watchOnce(t, podsPath(), {
