@@ -4,7 +4,7 @@
 // Without kubectl on PATH the tests are skipped, unless FERRY_REQUIRE_KUBECTL=1 makes that a failure.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -152,6 +152,36 @@ describe("kubectl", () => {
     await waitRunning("kc-created");
     assert.equal(await ok("logs", "kc-created"), "hello from kc-created\n");
     assert.match(await ok("logs", "kc-created", "--timestamps"), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z hello from kc-created\n$/);
+  });
+
+  it("get -w streams the changes of a pod, and logs -f follows it to its end", async (t) => {
+    if (!needKubectl(t)) return;
+    // The pod waits for a gate file, so the test decides when it finishes: after the watch is open.
+    const gate = join(dir, "gate");
+    await writeFile(
+      join(dir, "gated.yaml"),
+      manifest("kc-gated").replace(
+        '"echo hello from kc-gated; exec sleep 30"',
+        `"echo waiting; while [ ! -f ${gate} ]; do sleep 0.1; done; echo released"`,
+      ),
+    );
+    await ok("create", "-f", join(dir, "gated.yaml"));
+    await waitRunning("kc-gated");
+    const watch = spawn(KUBECTL!, [`--kubeconfig=${kubeconfig}`, `--cache-dir=${join(dir, "cache")}`, "get", "pod", "kc-gated", "-w", "--output-watch-events"]);
+    let watched = "";
+    watch.stdout.on("data", (c) => (watched += c));
+    const follow = kubectl("logs", "-f", "kc-gated");
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/ADDED\s+kc-gated/.test(watched) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.match(watched, /ADDED\s+kc-gated\s+1\/1\s+Running/);
+      await writeFile(gate, "");
+      assert.deepEqual(await follow, { code: 0, stdout: "waiting\nreleased\n", stderr: "" }, "logs -f ends when the container ends");
+      while (!/MODIFIED\s+kc-gated.*Completed/.test(watched) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.match(watched, /MODIFIED\s+kc-gated\s+0\/1\s+Completed/);
+    } finally {
+      watch.kill();
+    }
   });
 
   it("delete removes the pods (Killing shows in the events until then)", async (t) => {
