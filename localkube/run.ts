@@ -6,11 +6,22 @@ import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LogFile } from "./logs.ts";
-import type { KObject } from "./store.ts";
+import type { KObject, Store } from "./store.ts";
 
 export const MAX_MESSAGE = 4096;
 
 export type Ref = { uid: string; namespace: string; name: string };
+
+/** Updates the pod `ref` names, only if it is still that pod (same uid); undefined when it is gone. */
+export function updatePodRef(store: Store, ref: Ref, fn: (o: KObject) => void): KObject | undefined {
+  let hit = false;
+  const out = store.update("pods", ref.namespace, ref.name, (o) => {
+    if (o.metadata.uid !== ref.uid) return false;
+    hit = true;
+    fn(o);
+  });
+  return hit ? out : undefined;
+}
 
 export interface Run extends Ref {
   dir: string;

@@ -18,7 +18,7 @@ import { containerEnv } from "./podenv.ts";
 import { markCreating, markPodFailed, markRunning, markTerminated, markWaiting, rfc3339, isTerminal, NODE_NAME } from "./podstatus.ts";
 import { ensureMountTarget, expandVars, killGroup, resolveExecutable, spawnContainer, type MessageIsolation, type SpawnSpec } from "./process.ts";
 import { parseQuantity, quantityBytes } from "./quantity.ts";
-import { createRun, readHead, refOf, MAX_MESSAGE, type Ref, type Run } from "./run.ts";
+import { createRun, readHead, refOf, updatePodRef, MAX_MESSAGE, type Ref, type Run } from "./run.ts";
 import { Scheduler } from "./scheduler.ts";
 import type { KObject, Store, StoreEvent } from "./store.ts";
 
@@ -118,13 +118,7 @@ export class Runtime {
   }
 
   update(ref: Ref, fn: (o: KObject) => void): KObject | undefined {
-    let hit = false;
-    const out = this.store.update("pods", ref.namespace, ref.name, (o) => {
-      if (o.metadata.uid !== ref.uid) return false;
-      hit = true;
-      fn(o);
-    });
-    return hit ? out : undefined;
+    return updatePodRef(this.store, ref, fn);
   }
 
   /** Stops a not-yet-started pod's pull loop or start delay; true if it was waiting. */

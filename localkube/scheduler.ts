@@ -9,6 +9,7 @@ import type { EventRecorder } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import { markScheduled, markUnschedulable, NODE_NAME } from "./podstatus.ts";
 import type { KObject, Store } from "./store.ts";
+import { updatePodRef, type Ref } from "./run.ts";
 
 const GOARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
 
@@ -65,7 +66,6 @@ export function fitsNode(pod: KObject): boolean {
   return Object.entries(sel).every(([k, v]) => labels[k] === v) && affinityMatches(pod, labels);
 }
 
-type Ref = { uid: string; namespace: string; name: string };
 
 export class Scheduler {
   /** Pods held back only by the `unschedulable` fault; retried when the faults change. */
@@ -123,12 +123,6 @@ export class Scheduler {
   }
 
   private update(ref: Ref, fn: (o: KObject) => void): KObject | undefined {
-    let hit = false;
-    const out = this.store.update("pods", ref.namespace, ref.name, (o) => {
-      if (o.metadata.uid !== ref.uid) return false;
-      hit = true;
-      fn(o);
-    });
-    return hit ? out : undefined;
+    return updatePodRef(this.store, ref, fn);
   }
 }
