@@ -4,13 +4,23 @@
 //    with real processes, and in localkube's instant mode (no process spawned), which leaves Ferry's
 //    own cost: scheduling, Postgres, Pod create/watch/delete and log shipping.
 //  - API: GET of a run with its tasks, sequential requests.
+//  - Scheduler pass over many running runs whose tasks are all busy (nothing to move): the cost of
+//    standing still, which grows with the number of long-running runs.
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { compileDagFile } from "../scheduler/dagfile/index.ts";
 import { compileConfig } from "../config/config.ts";
 import { startFerry } from "../app/ferry.ts";
-import { createLogger } from "../app/logger.ts";
+import { createLogger, silentLogger } from "../app/logger.ts";
+import { startEmbeddedPostgres } from "../db/embedded.ts";
+import { migrate } from "../db/migrate.ts";
+import { connectDb } from "../db/db.ts";
+import { createWakeup } from "../db/wakeup.ts";
+import { Scheduler } from "../scheduler/scheduler.ts";
+import { saveDagVersion } from "../scheduler/dags.repository.ts";
+import { createRun } from "../scheduler/runs.repository.ts";
+import type { DagDefinition } from "../sdk/definition.ts";
 
 const TOKEN = "bench-admin-token-0123456789";
 const WIDTH = Number(process.env.BENCH_TASKS ?? 40);
@@ -85,7 +95,50 @@ async function benchFerry(instant: boolean): Promise<void> {
   }
 }
 
+async function benchSchedulerIdle(runs: number): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "ferry-bench-pg-"));
+  await chmod(dir, 0o755);
+  const pg = await startEmbeddedPostgres(dir);
+  const url = await pg.ensureDatabase("bench");
+  await migrate(url);
+  const db = connectDb(url);
+  const wakeup = await createWakeup(db);
+  try {
+    const t = { retries: 0, retryDelayMs: 0, retryBackoff: "fixed" as const, timeoutMs: null, triggerRule: "all_success" as const };
+    const def: DagDefinition = {
+      dagId: "idle", schedule: null, timezone: "UTC", start: null, catchup: false, maxActiveRuns: runs, params: {}, description: null, tags: [],
+      tasks: [
+        { ...t, taskId: "a", kind: "pod", pod: { image: "x" }, dependsOn: [] },
+        { ...t, taskId: "b", kind: "pod", pod: { image: "x" }, dependsOn: ["a"] },
+      ],
+    };
+    await saveDagVersion(db, { definition: def, source: "idle", bundle: "" });
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < runs; i++) {
+        await createRun(tx, { dagId: "idle", runId: `r${i}`, runType: "manual", logicalDate: new Date(), params: {}, dagVersion: 1, definition: def });
+      }
+    });
+    const scheduler = new Scheduler(db, wakeup, silentLogger, { planBatchSize: 200 });
+    await scheduler.tick(); // starts the runs and schedules every root task
+    await db.query(`UPDATE task_instances SET state = 'running' WHERE state = 'scheduled'`);
+    for (let i = 0; i < 3; i++) await scheduler.tick(); // warm up
+    const samples: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      await scheduler.tick();
+      samples.push(performance.now() - t0);
+    }
+    console.log(`scheduler pass, ${runs} busy runs:  ${stats(samples)}`);
+  } finally {
+    await wakeup.close();
+    await db.close();
+    await pg.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 console.log(`Ferry benchmarks — node ${process.version}, ${os.cpus().length} cores\n`);
 await benchCompile();
 await benchFerry(false);
 await benchFerry(true);
+await benchSchedulerIdle(2000);

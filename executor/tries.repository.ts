@@ -146,6 +146,8 @@ export interface TryOutcome extends TryVerdict {
  */
 export async function recordOutcome(db: Db, t: ActiveTry, o: TryOutcome): Promise<string | null> {
   return db.transaction(async (tx) => {
+    // The run first: cancel and clear lock the run and then its tasks, so this order cannot deadlock.
+    await tx.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE id = $1`, [t.runPk]);
     await tx.query(
       `UPDATE task_tries SET state = $3, ended_at = now(), exit_code = $4, reason = $5, message = $6,
               started_at = COALESCE(started_at, $7), log_complete = $8, log_bytes = $9

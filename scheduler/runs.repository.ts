@@ -180,18 +180,52 @@ export async function finishRun(tx: Queryable, runPk: string, state: "success" |
   return rows.length > 0;
 }
 
-/** Running runs to plan, least recently planned first, locked so two schedulers plan different runs. */
+/**
+ * Running runs with a plan request newer than their last plan, oldest request first, locked so two
+ * schedulers plan different runs.
+ */
 export async function lockRunsToPlan(tx: Queryable, limit: number): Promise<RunRow[]> {
   const rows = await tx.query(
-    `SELECT ${RUN_COLUMNS} FROM dag_runs WHERE state = 'running'
-      ORDER BY planned_at NULLS FIRST, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT ${RUN_COLUMNS} FROM dag_runs WHERE state = 'running' AND plan_requested_at > planned_at
+      ORDER BY plan_requested_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
   return rows.map(toRun);
 }
 
+/**
+ * Marks runs planned as of this transaction's start: a request stamped while we planned (it waits for
+ * our row lock, then stamps clock time) stays newer, so the run is planned again.
+ */
 export async function markPlanned(tx: Queryable, runPks: string[]): Promise<void> {
   await tx.query(`UPDATE dag_runs SET planned_at = now() WHERE id = ANY($1::bigint[])`, [runPks]);
+}
+
+/** Asks for a run to be planned again (its tasks changed, or its plan went stale). */
+export async function requestPlan(tx: Queryable, runPk: string): Promise<void> {
+  await tx.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE id = $1`, [runPk]);
+}
+
+/** Requests plans for the runs whose retries have come due. Returns how many runs were stamped. */
+export async function requestRetryPlans(db: Queryable): Promise<number> {
+  const rows = await db.query(
+    `UPDATE dag_runs SET plan_requested_at = clock_timestamp()
+      WHERE state = 'running' AND plan_requested_at <= planned_at
+        AND id IN (SELECT run_pk FROM task_instances WHERE state = 'up_for_retry' AND retry_at <= now())
+      RETURNING id`,
+  );
+  return rows.length;
+}
+
+/** A backstop against a request that was never made: plans running runs not planned for `staleAfterMs`. */
+export async function requestStalePlans(db: Queryable, staleAfterMs: number): Promise<number> {
+  const rows = await db.query(
+    `UPDATE dag_runs SET plan_requested_at = clock_timestamp()
+      WHERE state = 'running' AND plan_requested_at <= planned_at AND planned_at < now() - make_interval(secs => $1)
+      RETURNING id`,
+    [staleAfterMs / 1000],
+  );
+  return rows.length;
 }
 
 /** Starts queued runs of one DAG while fewer than `maxActiveRuns` are running (oldest logical date first). */
@@ -207,7 +241,8 @@ export async function startQueuedRuns(db: Db, dagId: string, maxActiveRuns: numb
     const room = maxActiveRuns - running;
     if (room <= 0) return 0;
     const started = await tx.query(
-      `UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, now()), updated_at = now(), planned_at = NULL
+      `UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, now()), updated_at = now(),
+              plan_requested_at = clock_timestamp()
         WHERE id IN (SELECT id FROM dag_runs WHERE dag_id = $1 AND state = 'queued' ORDER BY logical_date, id LIMIT $2)
       RETURNING id`,
       [dagId, room],
@@ -233,6 +268,7 @@ export async function cancelRun(tx: Queryable, runPk: string): Promise<void> {
 
 /** Puts tasks back to pending for a new try, allowing `retries` more tries from where each stands. */
 export async function resetTasks(tx: Queryable, runPk: string, resets: { taskId: string; retries: number }[]): Promise<void> {
+  await requestPlan(tx, runPk);
   await tx.query(
     `UPDATE task_instances t
         SET state = 'pending', result = NULL, retry_at = NULL, started_at = NULL, ended_at = NULL,

@@ -16,6 +16,9 @@ import {
   listTaskInstances,
   lockRunsToPlan,
   markPlanned,
+  requestPlan,
+  requestRetryPlans,
+  requestStalePlans,
   startQueuedRuns,
 } from "./runs.repository.ts";
 
@@ -24,6 +27,8 @@ export interface SchedulerOptions {
   pollIntervalMs?: number;
   /** Runs planned per pass. @default 200 */
   planBatchSize?: number;
+  /** A running run not planned for this long is planned anyway (a backstop). @default 60000 */
+  staleAfterMs?: number;
 }
 
 export class Scheduler {
@@ -32,6 +37,8 @@ export class Scheduler {
   private readonly definitions = new Map<string, DagDefinition>();
   private readonly pollIntervalMs: number;
   private readonly planBatchSize: number;
+  private readonly staleAfterMs: number;
+  private lastStaleSweep = 0;
 
   constructor(
     private readonly db: Db,
@@ -41,6 +48,7 @@ export class Scheduler {
   ) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.planBatchSize = opts.planBatchSize ?? 200;
+    this.staleAfterMs = opts.staleAfterMs ?? 60_000;
   }
 
   start(): void {
@@ -135,6 +143,11 @@ export class Scheduler {
   }
 
   private async planRunningRuns(now: Date): Promise<number> {
+    await requestRetryPlans(this.db);
+    if (Date.now() - this.lastStaleSweep >= Math.min(this.staleAfterMs, 10_000)) {
+      this.lastStaleSweep = Date.now();
+      await requestStalePlans(this.db, this.staleAfterMs);
+    }
     return this.db.transaction(async (tx) => {
       const runs = await lockRunsToPlan(tx, this.planBatchSize);
       if (runs.length === 0) return 0;
@@ -146,13 +159,15 @@ export class Scheduler {
         m.set(ti.taskId, { state: ti.state, retryAt: ti.retryAt });
       }
       let changes = 0;
+      const stale: string[] = [];
       for (const run of runs) {
         const def = await this.definitionOf(run.dagId, run.dagVersion);
         const plan = planRun(def, byRun.get(run.pk) ?? new Map(), now);
         const applied = await applyTaskMoves(tx, run.pk, plan.moves);
         changes += applied;
-        // If a task changed under us (an executor finished it, a user cleared it), the outcome was planned
-        // from stale states: leave the run for the next pass.
+        // If a task changed under us (an executor finished it, a user cleared it), the plan was made
+        // from stale states: plan the run again on the next pass.
+        if (applied !== plan.moves.length) stale.push(run.pk);
         if (plan.runOutcome && applied === plan.moves.length) {
           if (await finishRun(tx, run.pk, plan.runOutcome)) {
             changes++;
@@ -161,6 +176,7 @@ export class Scheduler {
         }
       }
       await markPlanned(tx, runs.map((r) => r.pk));
+      for (const run of stale) await requestPlan(tx, run);
       return changes;
     });
   }

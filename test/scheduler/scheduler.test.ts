@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Scheduler } from "../../scheduler/scheduler.ts";
 import { saveDagVersion, setPaused } from "../../scheduler/dags.repository.ts";
+import { createRun } from "../../scheduler/runs.repository.ts";
 import { createWakeup, type Wakeup } from "../../db/wakeup.ts";
 import { silentLogger } from "../../app/logger.ts";
 import type { DagDefinition } from "../../sdk/definition.ts";
@@ -52,12 +53,15 @@ describe("scheduler", { timeout: 60_000 }, () => {
       `SELECT ti.task_id, ti.state FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk WHERE r.dag_id = $1 AND r.run_id = $2 ORDER BY ti.task_id`,
       [dagId, runId],
     );
-  const succeed = (dagId: string, taskId: string) =>
-    t.db.query(
+  // What the executor does when a try ends: the task moves on and its run asks to be planned again.
+  const succeed = async (dagId: string, taskId: string) => {
+    await t.db.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE dag_id = $1 AND state = 'running'`, [dagId]);
+    await t.db.query(
       `UPDATE task_instances ti SET state = 'success' FROM dag_runs r
         WHERE r.id = ti.run_pk AND r.dag_id = $1 AND ti.task_id = $2 AND ti.state = 'scheduled'`,
       [dagId, taskId],
     );
+  };
 
   it("with catchup creates a run per missed tick and runs at most maxActiveRuns at once", async () => {
     await saveDagVersion(t.db, { definition: definition("hourly"), source: "v1", bundle: "" }, at("2026-01-01T00:00:00Z"));
@@ -110,6 +114,35 @@ describe("scheduler", { timeout: 60_000 }, () => {
     await setPaused(t.db, "pausable", false);
     await scheduler.tick(at("2026-01-01T02:30:00Z"));
     assert.deepEqual((await runs("pausable")).map((r) => r.run_id), ["scheduled__2026-01-01T02:00:00.000Z"]);
+  });
+
+  it("plans only the runs that asked, and every stale run as a backstop", async () => {
+    const def = definition("quiet", { schedule: null, maxActiveRuns: 5 });
+    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-01T00:00:00Z"));
+    await t.db.transaction(async (tx) => {
+      for (const runId of ["q1", "q2"]) {
+        await createRun(tx, { dagId: "quiet", runId, runType: "manual", logicalDate: at("2026-01-01T00:00:00Z"), params: {}, dagVersion: 1, definition: def });
+      }
+    });
+    await scheduler.tick(at("2026-01-01T00:00:01Z"));
+    const planned = async () =>
+      Object.fromEntries(
+        (await t.db.query<{ run_id: string; planned_at: Date }>(`SELECT run_id, planned_at FROM dag_runs WHERE dag_id = 'quiet'`)).map((r) => [
+          r.run_id,
+          r.planned_at.getTime(),
+        ]),
+      );
+    const before = await planned();
+    await t.db.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE dag_id = 'quiet' AND run_id = 'q1'`);
+    await scheduler.tick(at("2026-01-01T00:00:02Z"));
+    const after1 = await planned();
+    assert.ok(after1.q1! > before.q1!, "the run that asked was planned");
+    assert.equal(after1.q2, before.q2, "the quiet run was left alone");
+
+    const sweeper = new Scheduler(t.db, wakeup, silentLogger, { staleAfterMs: 0 });
+    await sweeper.tick(at("2026-01-01T00:00:03Z"));
+    const after2 = await planned();
+    assert.ok(after2.q2! > before.q2!, "a run not planned for staleAfterMs is planned anyway");
   });
 
   it("two schedulers at once create each run once and respect maxActiveRuns", async () => {
