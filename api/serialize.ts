@@ -2,6 +2,7 @@
 import type { DagRow } from "../scheduler/dags.repository.ts";
 import type { RunRow, TaskInstanceView } from "../scheduler/runs.repository.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
+import type { TryView } from "../executor/tries.repository.ts";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -73,4 +74,20 @@ export function decodeCursor(cursor: string): unknown[] | null {
   } catch {
     return null;
   }
+}
+
+export function tryBody(t: TryView) {
+  return {
+    tryNumber: t.tryNumber,
+    state: t.state,
+    podName: t.podName,
+    queuedAt: iso(t.createdAt),
+    startedAt: iso(t.startedAt),
+    endedAt: iso(t.endedAt),
+    exitCode: t.exitCode,
+    reason: t.reason,
+    message: t.message,
+    logComplete: t.logComplete,
+    logBytes: t.logBytes,
+  };
 }

@@ -235,3 +235,39 @@ export async function findTry(db: Queryable, taskInstanceId: string, tryNumber: 
       }
     : null;
 }
+
+export interface TryView {
+  tryNumber: number;
+  state: string;
+  podName: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+  logComplete: boolean;
+  logBytes: number;
+}
+
+/** Every try of a task, oldest first. */
+export async function listTries(db: Queryable, taskInstanceId: string): Promise<TryView[]> {
+  const rows = await db.query(
+    `SELECT try_number, state, pod_name, created_at, started_at, ended_at, exit_code, reason, message, log_complete, log_bytes
+       FROM task_tries WHERE task_instance_id = $1 ORDER BY try_number`,
+    [taskInstanceId],
+  );
+  return rows.map((r) => ({
+    tryNumber: r.try_number as number,
+    state: r.state as string,
+    podName: r.pod_name as string,
+    createdAt: r.created_at as Date,
+    startedAt: (r.started_at as Date | null) ?? null,
+    endedAt: (r.ended_at as Date | null) ?? null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    reason: (r.reason as string | null) ?? null,
+    message: (r.message as string | null) ?? null,
+    logComplete: r.log_complete as boolean,
+    logBytes: Number(r.log_bytes),
+  }));
+}

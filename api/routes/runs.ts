@@ -18,7 +18,8 @@ import {
 import { RUN_STATES, type RunState } from "../../scheduler/states.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
-import { decodeCursor, encodeCursor, runBody, taskBody } from "../serialize.ts";
+import { decodeCursor, encodeCursor, runBody, taskBody, tryBody } from "../serialize.ts";
+import { listTries } from "../../executor/tries.repository.ts";
 import { pageLimit } from "./paging.ts";
 
 const RUN_ID = /^[A-Za-z0-9_.:+@-]{1,250}$/;
@@ -106,6 +107,15 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!run) throw notFound("run", req.params.runId, "run_not_found");
     const tasks = await listTaskViews(db, run.pk);
     return { ...runBody(run), tasks: tasks.map(taskBody) };
+  });
+
+  app.get<{ Params: { dagId: string; runId: string; taskId: string } }>("/api/v1/dags/:dagId/runs/:runId/tasks/:taskId", async (req) => {
+    const { dagId, runId, taskId } = req.params;
+    const run = await getRun(db, dagId, runId);
+    if (!run) throw notFound("run", runId, "run_not_found");
+    const task = (await listTaskViews(db, run.pk)).find((t) => t.taskId === taskId);
+    if (!task) throw notFound("task", taskId, "task_not_found");
+    return { dagId, runId, ...taskBody(task), tries: (await listTries(db, task.id)).map(tryBody) };
   });
 
   app.post<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId/cancel", async (req) => {

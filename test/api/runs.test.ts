@@ -247,6 +247,19 @@ describe("run routes", { timeout: 150_000 }, () => {
       assert.equal(try2.text, "try 2 failing\n");
       assert.equal((await log("api_retry", "retry-1", "flaky")).text, "try 2 failing\n", "the latest try by default");
       apiError(await log("api_retry", "retry-1", "flaky", "?try=3"), 404, "try_not_found");
+
+      const detail = await f.api("GET", "/api/v1/dags/api_retry/runs/retry-1/tasks/flaky");
+      assert.equal(detail.status, 200, detail.text);
+      assert.equal(detail.body.state, "failed");
+      assert.deepEqual(
+        detail.body.tries.map((t: any) => [t.tryNumber, t.state, t.exitCode, t.reason, t.logComplete, t.logBytes]),
+        [
+          [1, "failed", 3, "Error", true, "try 1 failing\n".length],
+          [2, "failed", 3, "Error", true, "try 2 failing\n".length],
+        ],
+      );
+      assert.notEqual(detail.body.tries[0].podName, detail.body.tries[1].podName, "one Pod per try");
+      apiError(await f.api("GET", "/api/v1/dags/api_retry/runs/retry-1/tasks/nope"), 404, "task_not_found");
       apiError(await log("api_retry", "retry-1", "after"), 404, "no_log_yet");
       apiError(await log("api_retry", "retry-1", "flaky", "?try=zero"), 400, "bad_request");
 
