@@ -72,4 +72,52 @@ describe("executor crash and adoption", { timeout: 120_000 }, () => {
       await wakeup.close();
     }
   });
+
+  it("a try whose Pod vanished while no executor watched ends PodLost and is retried", async () => {
+    const dag = `
+import { dag, podTask } from "ferry";
+export default dag("vanishing", { schedule: null }, () => {
+  podTask("work", { image: "busybox", retries: 1, retryDelay: "1s",
+    command: ["sh", "-c", "echo try {{ tryNumber }}; if [ {{ tryNumber }} = 1 ]; then sleep 60; fi"] });
+});
+`;
+    const wakeup = await createWakeup(f.testDb.db);
+    const executor = () =>
+      new Executor(f.ferry.db, f.ferry.kube, f.ferry.logStore, wakeup, silentLogger, {
+        maxRunningTasks: 4,
+        workerImage: "unused",
+        workerApiUrl: () => f.url,
+        workerSecret: "unused",
+        pollIntervalMs: 200,
+        leaseMs: 1500,
+        logFlushIntervalMs: 200,
+      });
+    const first = executor();
+    first.start();
+    let second: Executor | null = null;
+    try {
+      assert.equal((await f.api("POST", "/api/v1/dags", dag)).status, 201);
+      assert.equal((await f.api("POST", "/api/v1/dags/vanishing/runs", { runId: "v1" })).status, 201);
+      const key = { dagId: "vanishing", runId: "v1", taskId: "work", tryNumber: 1 };
+      await waitFor("the first try to print", async () => (await f.ferry.logStore.listChunks(key)).length > 0);
+      await first.stop(); // a clean stop hands the try back at once
+      const pods = await f.ferry.kube.core.listNamespacedPod({ namespace: "default", labelSelector: `${POD_SELECTOR},ferry.dev/dag=vanishing` });
+      for (const p of pods.items) await f.ferry.kube.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: "default", gracePeriodSeconds: 0 });
+
+      second = executor();
+      second.start();
+      const run = await f.waitForRun("vanishing", "v1");
+      assert.equal(run.state, "success", JSON.stringify(run, null, 2));
+      const detail = (await f.api("GET", "/api/v1/dags/vanishing/runs/v1/tasks/work")).body;
+      assert.deepEqual(detail.tries.map((t: any) => [t.tryNumber, t.state, t.reason]), [
+        [1, "failed", "PodLost"],
+        [2, "success", "Completed"],
+      ]);
+      assert.equal((await f.api("GET", "/api/v1/dags/vanishing/runs/v1/tasks/work/logs?try=1")).text, "try 1\n", "what it printed is kept");
+    } finally {
+      await first.stop();
+      await second?.stop();
+      await wakeup.close();
+    }
+  });
 });
