@@ -59,15 +59,16 @@ export async function saveDagVersion(
   return db.transaction(async (tx) => {
     // Lock the DAG row (or, for a new DAG, serialise concurrent first posts on an advisory lock).
     await tx.query("SELECT pg_advisory_xact_lock(hashtext('ferry-dag:' || $1))", [definition.dagId]);
-    const [current] = await tx.query<{ latest_version: number; source_sha256: string; definition: DagDefinition }>(
-      `SELECT d.latest_version, v.source_sha256, v.definition FROM dags d
+    const [current] = await tx.query<{ latest_version: number; source_sha256: string; definition: DagDefinition; deleted: boolean }>(
+      `SELECT d.latest_version, v.source_sha256, v.definition, d.deleted_at IS NOT NULL AS deleted FROM dags d
          JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
         WHERE d.dag_id = $1`,
       [definition.dagId],
     );
-    if (current && current.source_sha256 === sha) return { version: current.latest_version, created: false };
+    if (current && !current.deleted && current.source_sha256 === sha) return { version: current.latest_version, created: false };
+    // Versions only grow, also across a delete: a version number always names the same code.
     const version = (current?.latest_version ?? 0) + 1;
-    const scheduleChanged = !current || scheduleKey(current.definition) !== scheduleKey(definition);
+    const scheduleChanged = !current || current.deleted || scheduleKey(current.definition) !== scheduleKey(definition);
     const nextRunAt = definition.schedule
       ? initialNextRunAt(definition.schedule, definition.timezone, definition.start ? new Date(definition.start) : null, definition.catchup, now)
       : null;
@@ -80,7 +81,9 @@ export async function saveDagVersion(
     );
     await tx.query(
       `UPDATE dags SET latest_version = $2, updated_at = now(),
-              next_run_at = CASE WHEN $3::boolean THEN $4::timestamptz ELSE next_run_at END
+              next_run_at = CASE WHEN $3::boolean THEN $4::timestamptz ELSE next_run_at END,
+              paused = CASE WHEN deleted_at IS NOT NULL THEN false ELSE paused END,
+              deleted_at = NULL
         WHERE dag_id = $1`,
       [definition.dagId, version, scheduleChanged, nextRunAt],
     );
@@ -91,7 +94,7 @@ export async function saveDagVersion(
 export async function getDag(db: Queryable, dagId: string): Promise<DagRow | null> {
   const rows = await db.query(
     `SELECT ${DAG_COLUMNS} FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
-      WHERE d.dag_id = $1`,
+      WHERE d.dag_id = $1 AND d.deleted_at IS NULL`,
     [dagId],
   );
   return rows[0] ? toDag(rows[0]) : null;
@@ -100,7 +103,7 @@ export async function getDag(db: Queryable, dagId: string): Promise<DagRow | nul
 export async function listDags(db: Queryable, opts: { limit: number; after?: string }): Promise<DagRow[]> {
   const rows = await db.query(
     `SELECT ${DAG_COLUMNS} FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
-      WHERE $2::text IS NULL OR d.dag_id > $2 ORDER BY d.dag_id LIMIT $1`,
+      WHERE d.deleted_at IS NULL AND ($2::text IS NULL OR d.dag_id > $2) ORDER BY d.dag_id LIMIT $1`,
     [opts.limit, opts.after ?? null],
   );
   return rows.map(toDag);
@@ -122,26 +125,26 @@ export async function getBundle(db: Queryable, dagId: string, version: number): 
 }
 
 export async function setPaused(db: Queryable, dagId: string, paused: boolean): Promise<boolean> {
-  const rows = await db.query(`UPDATE dags SET paused = $2, updated_at = now() WHERE dag_id = $1 RETURNING dag_id`, [dagId, paused]);
+  const rows = await db.query(`UPDATE dags SET paused = $2, updated_at = now() WHERE dag_id = $1 AND deleted_at IS NULL RETURNING dag_id`, [
+    dagId,
+    paused,
+  ]);
   return rows.length > 0;
 }
 
 export type DeleteDagOutcome = "deleted" | "not_found" | "has_active_runs";
 
-/** Deletes a DAG with all its versions and run history; refused while runs are queued or running. */
+/**
+ * Deletes a DAG: it disappears from the API and its schedule stops; refused while runs are queued or
+ * running. Its versions, runs and logs are kept (posting the same id again revives it, as a new version).
+ */
 export async function deleteDag(db: Db, dagId: string): Promise<DeleteDagOutcome> {
   return db.transaction(async (tx) => {
-    const [dag] = await tx.query(`SELECT dag_id FROM dags WHERE dag_id = $1 FOR UPDATE`, [dagId]);
+    const [dag] = await tx.query(`SELECT dag_id FROM dags WHERE dag_id = $1 AND deleted_at IS NULL FOR UPDATE`, [dagId]);
     if (!dag) return "not_found";
     const [active] = await tx.query(`SELECT 1 FROM dag_runs WHERE dag_id = $1 AND state IN ('queued', 'running') LIMIT 1`, [dagId]);
     if (active) return "has_active_runs";
-    const [unreclaimed] = await tx.query(
-      `SELECT 1 FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id JOIN dag_runs r ON r.id = ti.run_pk
-        WHERE r.dag_id = $1 AND NOT t.pod_reclaimed LIMIT 1`,
-      [dagId],
-    );
-    if (unreclaimed) return "has_active_runs";
-    await tx.query(`DELETE FROM dags WHERE dag_id = $1`, [dagId]);
+    await tx.query(`UPDATE dags SET deleted_at = now(), paused = true, next_run_at = NULL, updated_at = now() WHERE dag_id = $1`, [dagId]);
     return "deleted";
   });
 }

@@ -72,7 +72,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const outcome = await deleteDag(deps.db, req.params.dagId);
     if (outcome === "not_found") throw notFound("DAG", req.params.dagId, "dag_not_found");
     if (outcome === "has_active_runs") {
-      throw new ApiError(409, "dag_has_active_runs", "The DAG has runs that are queued or running (or Pods not yet cleaned up): cancel them first, then delete.");
+      throw new ApiError(409, "dag_has_active_runs", "The DAG has runs that are queued or running: cancel them first, then delete.");
     }
     return reply.status(204).send();
   });

@@ -46,7 +46,7 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps, requests: Requ
         `SELECT ti.state, count(*)::int AS n FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
           WHERE r.state IN ('queued', 'running') OR ti.state IN ('queued', 'running') GROUP BY ti.state`,
       ),
-      deps.db.query<{ paused: boolean; n: number }>(`SELECT paused, count(*)::int AS n FROM dags GROUP BY paused`),
+      deps.db.query<{ paused: boolean; n: number }>(`SELECT paused, count(*)::int AS n FROM dags WHERE deleted_at IS NULL GROUP BY paused`),
     ]);
     const byState = (rows: { state: string; n: number }[], state: string) => rows.find((r) => r.state === state)?.n ?? 0;
     const lines = [

@@ -91,7 +91,9 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         if (!c || typeof c[0] !== "string" || typeof c[1] !== "string") throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
         before = { logicalDate: new Date(c[0]), pk: c[1] };
       }
-      if (!(await getDag(db, req.params.dagId))) throw notFound("DAG", req.params.dagId, "dag_not_found");
+      // A deleted DAG's runs stay readable, like each run and its logs.
+      const [known] = await db.query(`SELECT 1 FROM dags WHERE dag_id = $1`, [req.params.dagId]);
+      if (!known) throw notFound("DAG", req.params.dagId, "dag_not_found");
       const runs = await listRuns(db, req.params.dagId, { limit: limit + 1, state, before });
       const page = runs.slice(0, limit);
       const last = page[page.length - 1];

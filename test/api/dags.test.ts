@@ -355,6 +355,27 @@ describe("DAG routes", { timeout: 120_000 }, () => {
     });
   });
 
+  describe("posting a deleted DAG's id again", () => {
+    it("revives it as a new version running the new code, and keeps the old runs and their ids", async () => {
+      const dagId = "api_reborn";
+      assert.equal((await f.api("POST", "/api/v1/dags", dagFile(dagId, echo("t", "old")))).body.version, 1);
+      assert.equal((await f.api("POST", `/api/v1/dags/${dagId}/runs`, { runId: "first" })).status, 201);
+      assert.equal((await f.waitForRun(dagId, "first")).state, "success");
+      assert.equal((await f.api("DELETE", `/api/v1/dags/${dagId}`)).status, 204);
+      assert.equal((await f.api("GET", `/api/v1/dags/${dagId}/runs/first`)).status, 200, "a deleted DAG's runs stay readable");
+
+      const again = await f.api("POST", "/api/v1/dags", dagFile(dagId, echo("t", "new")));
+      assert.equal(again.status, 201, again.text);
+      assert.equal(again.body.version, 2, "a version number never names other code");
+      assert.equal((await f.api("GET", `/api/v1/dags/${dagId}`)).body.paused, false);
+      apiError(await f.api("POST", `/api/v1/dags/${dagId}/runs`, { runId: "first" }), 409, "run_exists");
+      assert.equal((await f.api("POST", `/api/v1/dags/${dagId}/runs`, { runId: "second" })).status, 201);
+      assert.equal((await f.waitForRun(dagId, "second")).state, "success");
+      assert.equal((await f.api("GET", `/api/v1/dags/${dagId}/runs/second/tasks/t/logs`)).text, "new\n");
+      assert.equal((await f.api("GET", `/api/v1/dags/${dagId}/runs/first/tasks/t/logs`)).text, "old\n");
+    });
+  });
+
   describe("GET /api/v1/dags/{dagId}/versions/{version}/bundle", () => {
     it("serves the compiled bundle to the admin token", async () => {
       assert.equal((await f.api("POST", "/api/v1/dags", dagFile("api_bundle", `  task("fn", async () => ({ answer: 42 }));`))).status, 201);
