@@ -102,8 +102,16 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       kube = connectKube({ kind: "in-cluster" }, config.namespace);
     }
 
-    const wakeup: Wakeup = await createWakeup(db);
-    closers.push(() => wakeup.close());
+    // One wakeup per loop: a notification must wake the scheduler and the executor alike.
+    const wakeups: Wakeup[] = [];
+    const newWakeup = async () => {
+      const w = await createWakeup(db);
+      wakeups.push(w);
+      return w;
+    };
+    closers.push(async () => {
+      for (const w of wakeups) await w.close();
+    });
 
     let api: FastifyInstance | null = null;
     let url: string | null = null;
@@ -125,7 +133,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
 
     let scheduler: Scheduler | null = null;
     if (config.components.scheduler) {
-      scheduler = new Scheduler(db, wakeup, log.child("scheduler"), opts.scheduler);
+      scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), opts.scheduler);
       scheduler.start();
       closers.push(() => scheduler!.stop());
     }
@@ -134,7 +142,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
     if (config.components.executor) {
       const workerApiUrl = config.workerApiUrl ?? url;
       if (!workerApiUrl) throw new Error("FERRY_WORKER_API_URL must be set when this process runs the executor without the API.");
-      executor = new Executor(db, kube, logStore, wakeup, log.child("executor"), {
+      executor = new Executor(db, kube, logStore, await newWakeup(), log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
         pendingTimeoutMs: config.podPendingTimeoutMs,
         workerImage: config.workerImage,

@@ -23,6 +23,8 @@ export function connectDb(connectionString: string, opts: { max?: number; applic
     connectionString,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? "ferry",
+    // A pool that stays exhausted fails the waiting step (which is retried) instead of hanging forever.
+    connectionTimeoutMillis: 30_000,
   });
   // A dropped idle connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});

@@ -29,6 +29,7 @@ import {
   runResults,
   tryKey,
   unwantedTries,
+  LeaseLostError,
   type ActiveTry,
   type TryOutcome,
 } from "./tries.repository.ts";
@@ -64,6 +65,10 @@ interface TryHandle {
   finalizing: boolean;
   /** The API server accepted a delete of the Pod. */
   deleteIssued: boolean;
+  /** A create request is on its way. */
+  creating: boolean;
+  /** A create was sent at least once (its answer may have been lost, so a Pod may exist). */
+  createAttempted: boolean;
 }
 
 export class Executor {
@@ -118,7 +123,15 @@ export class Executor {
   }
 
   private track<T>(p: Promise<T>): void {
-    const wrapped = p.catch((err) => this.log.error("executor task failed", { err }));
+    const wrapped = p.catch((err) => {
+      if (err instanceof LeaseLostError) {
+        this.log.warn("another executor holds a try now; letting go of it", { err });
+        const h = this.handles.get(err.podName);
+        if (h) this.letGo(h);
+        return;
+      }
+      this.log.error("executor step failed; it is retried", { err });
+    });
     this.background.add(wrapped);
     void wrapped.finally(() => this.background.delete(wrapped));
   }
@@ -137,11 +150,19 @@ export class Executor {
   async tick(): Promise<void> {
     const now = Date.now();
     if (now - this.lastRenew > this.o.leaseMs / 3) {
-      const held = await renewLeases(this.db, this.id, this.o.leaseMs);
+      let held: Set<string>;
+      try {
+        held = await renewLeases(this.db, this.id, this.o.leaseMs);
+      } catch (err) {
+        // Without a renewal our leases run out and another executor may adopt the tries: stop
+        // touching them well before that, so two executors never ship one Pod's log.
+        if (now - this.lastRenew > (this.o.leaseMs * 2) / 3) this.letGoOfAll("cannot renew leases");
+        throw err;
+      }
       this.lastRenew = now;
-      for (const [name, h] of this.handles) {
+      for (const h of this.handles.values()) {
         // Our lease ran out and another executor took the try over: let go of it.
-        if (!held.has(tryKey(h.t.taskInstanceId, h.t.tryNumber)) && !h.finalizing) this.handles.delete(name);
+        if (!held.has(tryKey(h.t.taskInstanceId, h.t.tryNumber))) this.letGo(h);
       }
     }
     const room = () => this.o.maxRunningTasks - this.handles.size;
@@ -167,6 +188,16 @@ export class Executor {
     for (const h of this.handles.values()) this.track(this.progress(h));
   }
 
+  private letGo(h: TryHandle): void {
+    h.shipper?.stop();
+    this.handles.delete(h.t.podName);
+  }
+
+  private letGoOfAll(why: string): void {
+    if (this.handles.size > 0) this.log.warn(`letting go of every try: ${why}`, { tries: this.handles.size });
+    for (const h of [...this.handles.values()]) this.letGo(h);
+  }
+
   private addHandle(t: ActiveTry, created: boolean): void {
     if (this.handles.has(t.podName)) return;
     this.handles.set(t.podName, {
@@ -183,6 +214,8 @@ export class Executor {
       stuck: null,
       finalizing: false,
       deleteIssued: false,
+      creating: false,
+      createAttempted: false,
     });
   }
 
@@ -246,8 +279,14 @@ export class Executor {
     if (this.stopped || h.finalizing || this.handles.get(h.t.podName) !== h) return;
     if (h.t.endedAt) return this.reclaim(h);
     if (!h.created && !h.pod && !h.gone) {
-      if (h.stopRequested) return this.finishWithoutPod(h, "cancelled", "Cancelled", "the task was cancelled before its Pod was created", false);
-      return this.ensurePod(h);
+      if (!h.stopRequested) return this.ensurePod(h);
+      if (h.creating) return; // the create's answer decides (ensurePod deletes the Pod if it was made)
+      if (h.createAttempted && !(await this.deletePod(h, 10))) return; // a lost answer: a Pod may exist
+      if (h.deleteIssued) {
+        h.created = true; // it did exist and is now stopping; its events finish the try
+        return;
+      }
+      return this.finishWithoutPod(h, "cancelled", "Cancelled", "the task was cancelled before its Pod was created", false);
     }
     if (h.gone) return this.finalize(h);
     if (!h.pod) return;
@@ -257,7 +296,12 @@ export class Executor {
       if (!h.markedRunning) {
         h.markedRunning = true;
         const startedAt = progress.kind === "running" ? progress.startedAt : progress.outcome.startedAt;
-        if (await markTryRunning(this.db, h.t, startedAt ?? new Date())) await notifyWakeup(this.db, "tasks");
+        try {
+          if (await markTryRunning(this.db, this.id, h.t, startedAt ?? new Date())) await notifyWakeup(this.db, "tasks");
+        } catch (err) {
+          h.markedRunning = false; // try again on the next pass
+          throw err;
+        }
       }
     }
     if (progress.kind === "finished") return this.finalize(h);
@@ -280,8 +324,16 @@ export class Executor {
       this.log.child("logs"),
       { flushIntervalMs: this.o.logFlushIntervalMs },
     );
-    h.shipping = h.shipper.run();
-    this.track(h.shipping);
+    const shipping = h.shipper.run();
+    h.shipping = shipping;
+    // A failed start (the log store unreachable) must not wedge the try: the next pass starts anew.
+    shipping.catch(() => {
+      if (h.shipping === shipping) {
+        h.shipping = null;
+        h.shipper = null;
+      }
+    });
+    this.track(shipping);
   }
 
   /** Creates the try's Pod (first time, or after adopting a try whose Pod was never created). */
@@ -316,10 +368,13 @@ export class Executor {
       if (err instanceof TemplateRenderError) return this.finishWithoutPod(h, "failed", "TemplateError", err.message, false);
       throw err;
     }
+    h.creating = true;
+    h.createAttempted = true;
     try {
       h.pod = await this.kube.core.createNamespacedPod({ namespace: this.kube.namespace, body: pod });
       h.created = true;
     } catch (err) {
+      h.creating = false;
       const f = kubeFailure(err);
       if (f.code === 409) {
         // Created before (by us before a crash, or a create whose answer was lost): adopt it.
@@ -336,6 +391,7 @@ export class Executor {
       }
       return this.finishWithoutPod(h, "failed", f.reason ?? "PodCreateFailed", f.message, true);
     }
+    h.creating = false;
     this.log.info("pod created", { pod: h.t.podName });
     // Cancelled while the create was on its way: stop the Pod like any other running one.
     if (h.stopRequested) await this.deletePod(h, 10);
@@ -351,15 +407,21 @@ export class Executor {
   ): Promise<void> {
     if (h.finalizing) return;
     h.finalizing = true;
-    await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable });
-    await markReclaimed(this.db, h.t);
-    this.handles.delete(h.t.podName);
+    try {
+      if (!h.t.endedAt) {
+        await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable });
+      }
+      await markReclaimed(this.db, this.id, h.t);
+      this.handles.delete(h.t.podName);
+    } finally {
+      h.finalizing = false;
+    }
   }
 
   private async record(h: TryHandle, o: Omit<TryOutcome, "retryAt">): Promise<void> {
     h.task ??= await this.taskOf(h.t);
     const retryAt = new Date(Date.now() + (h.task ? retryDelayMs(h.task, h.t.tryNumber) : 0));
-    const state = await recordOutcome(this.db, h.t, { ...o, retryAt });
+    const state = await recordOutcome(this.db, this.id, h.t, { ...o, retryAt });
     h.t.endedAt = new Date();
     this.log.info(`try ended: ${o.tryState}`, { pod: h.t.podName, task: state, reason: o.reason, exitCode: o.exitCode });
     await notifyWakeup(this.db, "tasks");
@@ -397,7 +459,7 @@ export class Executor {
     h.finalizing = true;
     try {
       if (!h.gone && !(await this.deletePod(h, 0))) return; // retried on the next pass
-      await markReclaimed(this.db, h.t);
+      await markReclaimed(this.db, this.id, h.t);
       this.handles.delete(h.t.podName);
     } finally {
       h.finalizing = false;

@@ -9,6 +9,9 @@ import { TryLogWriter } from "../logstore/writer.ts";
 import { CONTAINER_NAME } from "./pod-spec.ts";
 import { kubeFailure, openPodLog, type Kube, type PodLogStream } from "./kube.ts";
 
+/** Unstored log bytes held in memory per try before reading from the Pod pauses. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
 export type ContainerState = "waiting" | "running" | "finished" | "gone";
 
 export interface ShipResult {
@@ -54,13 +57,15 @@ export class LogShipper {
     this.poke();
   }
 
+  /** Resolves on poke() or after `ms`. A newer wait replaces an older one, which then just times out. */
   private waitForChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
+      timer.unref();
       const self = this;
       function done() {
         clearTimeout(timer);
-        self.stateChanged = null;
+        if (self.stateChanged === done) self.stateChanged = null;
         resolve();
       }
       this.stateChanged = done;
@@ -108,7 +113,15 @@ export class LogShipper {
         }
       }
     } finally {
-      await writer.close();
+      if (this.stopped) {
+        // Shutting down: store what arrived if the store answers soon; the adopting executor re-reads
+        // the rest from the Pod, so nothing is lost by giving up on a store that is down.
+        const closed = writer.close().then(() => true, () => false);
+        const timer = new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref());
+        if (!(await Promise.race([closed, timer]))) writer.destroy(new Error("executor stopped"));
+      } else {
+        await writer.close();
+      }
     }
     return { complete, bytes: writer.bytesStored };
   }
@@ -129,13 +142,16 @@ export class LogShipper {
           writer.write(part);
           offset += part.length;
         }
-        cb();
+        // While the store lags (or is down), stop reading the Pod's log instead of buffering without end.
+        if (writer.bytesBuffered > MAX_BUFFERED_BYTES) writer.flush().then(() => cb(), cb);
+        else cb();
       },
     });
     let stream: PodLogStream;
     try {
       stream = await openPodLog(this.kube, this.kube.namespace, this.podName, CONTAINER_NAME, sink, { follow: true });
       this.stream = stream;
+      if (this.stopped) stream.abort(); // stop() came while the request was opening
     } catch (err) {
       const f = kubeFailure(err);
       if (f.code === 404) return { outcome: "not_found", offset };

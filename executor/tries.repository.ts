@@ -92,7 +92,7 @@ export async function adoptTries(db: Queryable, executorId: string, limit: numbe
     `UPDATE task_tries SET executor_id = $1, lease_until = now() + make_interval(secs => $3)
       WHERE (task_instance_id, try_number) IN (
         SELECT task_instance_id, try_number FROM task_tries
-         WHERE NOT pod_reclaimed AND (lease_until IS NULL OR lease_until < now())
+         WHERE NOT pod_reclaimed AND (lease_until IS NULL OR lease_until < now() - interval '5 seconds')
          LIMIT $2 FOR UPDATE SKIP LOCKED)
       RETURNING task_instance_id, try_number`,
     [executorId, limit, leaseMs / 1000],
@@ -119,13 +119,22 @@ export function tryKey(taskInstanceId: string, tryNumber: number): string {
   return `${taskInstanceId}#${tryNumber}`;
 }
 
-export async function markTryRunning(db: Db, t: ActiveTry, startedAt: Date): Promise<boolean> {
+/** Another executor holds the try now (ours ran out): this one must let go of it. */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+  constructor(readonly podName: string) {
+    super(`try ${podName} belongs to another executor now`);
+  }
+}
+
+export async function markTryRunning(db: Db, executorId: string, t: ActiveTry, startedAt: Date): Promise<boolean> {
   return db.transaction(async (tx) => {
-    await tx.query(
-      `UPDATE task_tries SET state = 'running', started_at = COALESCE(started_at, $3)
-        WHERE task_instance_id = $1 AND try_number = $2 AND state = 'queued'`,
-      [t.taskInstanceId, t.tryNumber, startedAt],
+    const held = await tx.query(
+      `UPDATE task_tries SET state = CASE WHEN state = 'queued' THEN 'running' ELSE state END, started_at = COALESCE(started_at, $3)
+        WHERE task_instance_id = $1 AND try_number = $2 AND executor_id = $4 RETURNING 1`,
+      [t.taskInstanceId, t.tryNumber, startedAt, executorId],
     );
+    if (held.length === 0) throw new LeaseLostError(t.podName);
     const rows = await tx.query(
       `UPDATE task_instances SET state = 'running', started_at = $3, updated_at = now()
         WHERE id = $1 AND try_number = $2 AND state = 'queued' RETURNING id`,
@@ -144,16 +153,27 @@ export interface TryOutcome extends TryVerdict {
  * Records how a try ended and moves its task on: success, up_for_retry (tries remain) or failed. If the
  * task moved on meanwhile (cancelled, cleared), only the try is recorded. Returns the task's new state.
  */
-export async function recordOutcome(db: Db, t: ActiveTry, o: TryOutcome): Promise<string | null> {
+export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o: TryOutcome): Promise<string | null> {
   return db.transaction(async (tx) => {
     // The run first: cancel and clear lock the run and then its tasks, so this order cannot deadlock.
     await tx.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE id = $1`, [t.runPk]);
-    await tx.query(
+    // Only the lease holder records (a fence against an executor that lost its lease while alive).
+    const recorded = await tx.query(
       `UPDATE task_tries SET state = $3, ended_at = now(), exit_code = $4, reason = $5, message = $6,
               started_at = COALESCE(started_at, $7), log_complete = $8, log_bytes = $9
-        WHERE task_instance_id = $1 AND try_number = $2 AND ended_at IS NULL`,
-      [t.taskInstanceId, t.tryNumber, o.tryState, o.exitCode, o.reason, truncate(o.message), o.startedAt, o.logComplete, o.logBytes],
+        WHERE task_instance_id = $1 AND try_number = $2 AND ended_at IS NULL AND executor_id = $10
+        RETURNING 1`,
+      [t.taskInstanceId, t.tryNumber, o.tryState, o.exitCode, o.reason, truncate(o.message), o.startedAt, o.logComplete, o.logBytes, executorId],
     );
+    if (recorded.length === 0) {
+      const [mine] = await tx.query(`SELECT 1 FROM task_tries WHERE task_instance_id = $1 AND try_number = $2 AND executor_id = $3`, [
+        t.taskInstanceId,
+        t.tryNumber,
+        executorId,
+      ]);
+      if (!mine) throw new LeaseLostError(t.podName);
+      return null; // recorded before (a retry of this step after a failure further on)
+    }
     if (o.tryState === "cancelled") return null;
     const [row] = await tx.query<{ state: string }>(
       `UPDATE task_instances
@@ -177,11 +197,13 @@ function truncate(s: string | null, max = 4096): string | null {
   return s && s.length > max ? s.slice(0, max) : s;
 }
 
-export async function markReclaimed(db: Queryable, t: ActiveTry): Promise<void> {
-  await db.query(`UPDATE task_tries SET pod_reclaimed = true, lease_until = NULL WHERE task_instance_id = $1 AND try_number = $2`, [
-    t.taskInstanceId,
-    t.tryNumber,
-  ]);
+export async function markReclaimed(db: Queryable, executorId: string, t: ActiveTry): Promise<void> {
+  const rows = await db.query(
+    `UPDATE task_tries SET pod_reclaimed = true, lease_until = NULL
+      WHERE task_instance_id = $1 AND try_number = $2 AND executor_id = $3 RETURNING 1`,
+    [t.taskInstanceId, t.tryNumber, executorId],
+  );
+  if (rows.length === 0) throw new LeaseLostError(t.podName);
 }
 
 /** Of the given tries, those whose task no longer wants them (cancelled, or cleared for a new try). */

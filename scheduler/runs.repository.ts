@@ -150,6 +150,12 @@ export async function listTaskInstances(db: Queryable, runPks: string[]): Promis
   return rows.map(toTaskInstance);
 }
 
+/** The run's task instances named, locked for the caller's transaction. */
+export async function lockTaskInstances(tx: Queryable, runPk: string, taskIds: string[]): Promise<TaskInstanceRow[]> {
+  const rows = await tx.query(`SELECT * FROM task_instances WHERE run_pk = $1 AND task_id = ANY($2::text[]) ORDER BY id FOR UPDATE`, [runPk, taskIds]);
+  return rows.map(toTaskInstance);
+}
+
 export async function getTaskInstance(db: Queryable, runPk: string, taskId: string): Promise<TaskInstanceRow | null> {
   const [row] = await db.query(`SELECT * FROM task_instances WHERE run_pk = $1 AND task_id = $2`, [runPk, taskId]);
   return row ? toTaskInstance(row) : null;
@@ -274,7 +280,7 @@ export async function resetTasks(tx: Queryable, runPk: string, resets: { taskId:
         SET state = 'pending', result = NULL, retry_at = NULL, started_at = NULL, ended_at = NULL,
             max_tries = t.try_number + r.retries + 1, updated_at = now()
        FROM unnest($2::text[], $3::int[]) AS r(task_id, retries)
-      WHERE t.run_pk = $1 AND t.task_id = r.task_id`,
+      WHERE t.run_pk = $1 AND t.task_id = r.task_id AND t.state NOT IN ('queued', 'running')`,
     [runPk, resets.map((r) => r.taskId), resets.map((r) => r.retries)],
   );
 }

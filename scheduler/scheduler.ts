@@ -1,7 +1,7 @@
 // The scheduler loop: creates runs from cron schedules, starts queued runs within maxActiveRuns, and
 // moves tasks through their states as their upstream tasks finish. Several schedulers may run against one
 // database: every step locks what it changes (SKIP LOCKED) or changes it by compare-and-set.
-import type { Db } from "../db/db.ts";
+import type { Db, Queryable } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../app/logger.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
@@ -83,11 +83,12 @@ export class Scheduler {
     return changes;
   }
 
-  private async definitionOf(dagId: string, version: number): Promise<DagDefinition> {
+  /** `via` is the caller's transaction when it holds locks: a second pool connection could deadlock the pool. */
+  private async definitionOf(dagId: string, version: number, via: Queryable = this.db): Promise<DagDefinition> {
     const key = `${dagId}@${version}`;
     let def = this.definitions.get(key);
     if (!def) {
-      const row = await getDagVersion(this.db, dagId, version);
+      const row = await getDagVersion(via, dagId, version);
       if (!row) throw new Error(`DAG version ${key} is missing`);
       def = row.definition;
       this.definitions.set(key, def);
@@ -161,7 +162,7 @@ export class Scheduler {
       let changes = 0;
       const stale: string[] = [];
       for (const run of runs) {
-        const def = await this.definitionOf(run.dagId, run.dagVersion);
+        const def = await this.definitionOf(run.dagId, run.dagVersion, tx);
         const plan = planRun(def, byRun.get(run.pk) ?? new Map(), now);
         const applied = await applyTaskMoves(tx, run.pk, plan.moves);
         changes += applied;

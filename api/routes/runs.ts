@@ -9,8 +9,8 @@ import {
   createRun,
   getRun,
   listRuns,
-  listTaskInstances,
   listTaskViews,
+  lockTaskInstances,
   lockRun,
   reopenRun,
   resetTasks,
@@ -71,7 +71,11 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }),
       );
     const runId = trigger.runId ?? `manual__${logicalDate.toISOString()}`;
-    let run = await create(runId);
+    let run = await create(runId).catch((err: { code?: string }) => {
+      // The DAG was deleted between the read above and this insert.
+      if (err.code === "23503") throw notFound("DAG", dag.dagId, "dag_not_found");
+      throw err;
+    });
     // Two triggers in the same millisecond: only a run id the caller chose is a real conflict.
     if (!run && !trigger.runId) run = await create(`${runId}__${randomBytes(3).toString("hex")}`);
     if (!run) throw new ApiError(409, "run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
@@ -88,8 +92,11 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
       let before: { logicalDate: Date; pk: string } | undefined;
       if (req.query.cursor) {
         const c = decodeCursor(req.query.cursor);
-        if (!c || typeof c[0] !== "string" || typeof c[1] !== "string") throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
-        before = { logicalDate: new Date(c[0]), pk: c[1] };
+        const date = c && typeof c[0] === "string" ? new Date(c[0]) : null;
+        if (!date || Number.isNaN(date.getTime()) || typeof c![1] !== "string" || !/^\d{1,18}$/.test(c![1] as string)) {
+          throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
+        }
+        before = { logicalDate: date, pk: c![1] as string };
       }
       // A deleted DAG's runs stay readable, like each run and its logs.
       const [known] = await db.query(`SELECT 1 FROM dags WHERE dag_id = $1`, [req.params.dagId]);
@@ -146,7 +153,8 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const def = version!.definition;
         if (!def.tasks.some((t) => t.taskId === taskId)) throw notFound("task", taskId, "task_not_found");
         const affected = [taskId, ...downstreamOf(def, taskId)];
-        const instances = (await listTaskInstances(tx, [run.pk])).filter((ti) => affected.includes(ti.taskId));
+        // Lock the tasks: an executor claiming one now skips it, or we wait and then see it queued.
+        const instances = (await lockTaskInstances(tx, run.pk, affected)).filter((ti) => affected.includes(ti.taskId));
         const busy = instances.filter((ti) => ["queued", "running"].includes(ti.state));
         if (busy.length > 0) {
           throw new ApiError(409, "task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
