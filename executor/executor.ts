@@ -4,7 +4,7 @@
 // log store left off. The Kubernetes writes (create, delete) are all here.
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import type { V1Pod } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import type { Db } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../app/logger.ts";
@@ -65,6 +65,8 @@ interface TryHandle {
   finalizing: boolean;
   /** The API server accepted a delete of the Pod. */
   deleteIssued: boolean;
+  /** The API server accepted a stop of the running Pod (its deadline lowered to end it now). */
+  stopIssued: boolean;
   /** A create request is on its way. */
   creating: boolean;
   /** A create was sent at least once (its answer may have been lost, so a Pod may exist). */
@@ -182,8 +184,8 @@ export class Executor {
       if (!unwanted.has(tryKey(h.t.taskInstanceId, h.t.tryNumber))) continue;
       if (!h.stopRequested) this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
       h.stopRequested = true;
-      // Asked again on every pass until the API server has taken the delete.
-      if (h.created && !h.deleteIssued) this.track(this.deletePod(h, 10));
+      // Asked again on every pass until the API server has taken it.
+      if (h.created && !h.stopIssued && !h.deleteIssued) this.track(this.stopPod(h));
     }
     for (const h of this.handles.values()) this.track(this.progress(h));
   }
@@ -214,6 +216,7 @@ export class Executor {
       stuck: null,
       finalizing: false,
       deleteIssued: false,
+      stopIssued: false,
       creating: false,
       createAttempted: false,
     });
@@ -393,7 +396,7 @@ export class Executor {
     }
     h.creating = false;
     this.log.info("pod created", { pod: h.t.podName });
-    // Cancelled while the create was on its way: stop the Pod like any other running one.
+    // Cancelled while the create was on its way: the Pod has not run yet, so deleting it loses nothing.
     if (h.stopRequested) await this.deletePod(h, 10);
     await this.progress(h);
   }
@@ -463,6 +466,35 @@ export class Executor {
       this.handles.delete(h.t.podName);
     } finally {
       h.finalizing = false;
+    }
+  }
+
+  /**
+   * Stops a cancelled try's Pod. A running Pod is not deleted, which could take its log with it before
+   * the copy has it all: its activeDeadlineSeconds is lowered to 1, so the kubelet ends it as
+   * DeadlineExceeded and the Pod stays until its log is stored. A Pod not running yet is just deleted.
+   */
+  private async stopPod(h: TryHandle): Promise<void> {
+    if (h.pod?.status?.phase !== "Running") {
+      await this.deletePod(h, 10);
+      return;
+    }
+    try {
+      await this.kube.core.patchNamespacedPod(
+        { name: h.t.podName, namespace: this.kube.namespace, body: { spec: { activeDeadlineSeconds: 1 } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      h.stopIssued = true;
+    } catch (err) {
+      if (isNotFound(err)) {
+        h.gone = true;
+        return;
+      }
+      if (isTransient(err)) return; // asked again on the next pass
+      // A cluster that refuses the change: delete instead (the open log copy drains what it can).
+      const f = kubeFailure(err);
+      this.log.warn("could not stop the pod by its deadline; deleting it", { pod: h.t.podName, code: f.code, message: f.message });
+      await this.deletePod(h, 10);
     }
   }
 

@@ -159,18 +159,40 @@ export function updatePod(store: Store, ns: string, name: string, change: (cur: 
   if (next.metadata.resourceVersion && next.metadata.resourceVersion !== cur.metadata.resourceVersion) throw conflict("pods", name, OPTIMISTIC_LOCK_MSG);
   if (next.metadata.uid && next.metadata.uid !== cur.metadata.uid)
     throw conflict("pods", name, `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${cur.metadata.uid}`);
-  if (!deepEqual(next.spec ?? (isPut ? undefined : cur.spec), cur.spec))
+  const nextSpec = next.spec ?? (isPut ? undefined : cur.spec);
+  // Of the mutable spec fields a real server allows, Ferry uses activeDeadlineSeconds (to stop a Pod
+  // but keep it, and its log, until the log is stored); the others still answer 422.
+  const deadline = nextSpec && typeof nextSpec === "object" ? nextSpec.activeDeadlineSeconds : undefined;
+  if (!deepEqual({ ...nextSpec, activeDeadlineSeconds: undefined }, { ...cur.spec, activeDeadlineSeconds: undefined }))
     throw invalid("Pod", name, [fieldErr.forbidden("spec", SPEC_FORBIDDEN)]);
+  const deadlineErrs = activeDeadlineUpdateErrors(cur.spec.activeDeadlineSeconds, deadline);
+  if (deadlineErrs.length) throw invalid("Pod", name, deadlineErrs);
   const errs = validatePod({ ...cur, metadata: { ...cur.metadata, labels: next.metadata.labels, annotations: next.metadata.annotations } });
   if (errs.length) throw invalid("Pod", name, errs);
   return store.update("pods", ns, name, (p) => {
-    const same = ["labels", "annotations", "ownerReferences"].every((k) => deepEqual(p.metadata[k], next.metadata[k]));
+    const same =
+      ["labels", "annotations", "ownerReferences"].every((k) => deepEqual(p.metadata[k], next.metadata[k])) && p.spec.activeDeadlineSeconds === deadline;
     if (same) return false;
     for (const k of ["labels", "annotations", "ownerReferences"]) {
       if (next.metadata[k] === undefined) delete p.metadata[k];
       else p.metadata[k] = next.metadata[k];
     }
+    if (deadline === undefined || deadline === null) delete p.spec.activeDeadlineSeconds;
+    else p.spec.activeDeadlineSeconds = deadline;
   })!;
+}
+
+/** As ValidatePodUpdate: a deadline may be set or lowered, never raised or removed. */
+function activeDeadlineUpdateErrors(old: unknown, next: unknown): ReturnType<typeof fieldErr.invalid>[] {
+  const path = "spec.activeDeadlineSeconds";
+  if (next === undefined || next === null) {
+    return old === undefined || old === null ? [] : [fieldErr.invalid(path, null, "must not update from a positive integer to nil value")];
+  }
+  if (typeof next !== "number" || !Number.isInteger(next) || next < 1 || next > 2147483647) {
+    return [fieldErr.invalid(path, next, "must be between 1 and 2147483647, inclusive")];
+  }
+  if (typeof old === "number" && next > old) return [fieldErr.invalid(path, next, "must be less than or equal to previous value")];
+  return [];
 }
 
 function deepEqual(a: any, b: any): boolean {

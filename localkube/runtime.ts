@@ -110,6 +110,9 @@ export class Runtime {
       return;
     }
     if (pod.metadata.deletionTimestamp) this.terminate(pod, run, Number(pod.metadata.deletionGracePeriodSeconds ?? 0));
+    // A running pod's activeDeadlineSeconds may be lowered (clients use it to stop a pod but keep it):
+    // arm the new deadline; the earlier one, now later, finds the pod already stopped.
+    else if (run?.startedAt && ev.prev && ev.prev.spec?.activeDeadlineSeconds !== pod.spec.activeDeadlineSeconds) this.armDeadline(run, pod);
   }
 
   current(ref: Ref): KObject | undefined {

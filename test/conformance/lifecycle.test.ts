@@ -3,11 +3,13 @@
 // Commands use only `sh`, `echo`, `sleep` and `true`, which exist both on a host and in busybox.
 
 import assert from "node:assert/strict";
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { after, before, describe, it } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
 import {
   apiError,
   condition,
+  logText,
   openTarget,
   pod,
   running,
@@ -158,6 +160,23 @@ describe("pod lifecycle", { concurrency: true }, () => {
     assert.equal(p.status?.reason, "DeadlineExceeded");
     assert.equal(p.status?.message, "Pod was active on the node longer than the specified deadline");
     assert.equal(condition(p, "Ready")?.status, "False");
+  });
+
+  it("lowering a running pod's activeDeadlineSeconds stops it and keeps it; raising or removing it is 422", async () => {
+    await create(pod("stoppable", ["sh", "-c", "echo started; sleep 120"], { activeDeadlineSeconds: 600 }));
+    await waitForPod(t, "stoppable", running, WAIT.running);
+    const patch = (body: object) =>
+      t.core.patchNamespacedPod({ name: "stoppable", namespace: t.ns, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const raised = await apiError(() => patch({ spec: { activeDeadlineSeconds: 900 } }));
+    assert.equal(raised.code, 422);
+    assert.equal(raised.body.reason, "Invalid");
+    assert.match(raised.body.message, /activeDeadlineSeconds/);
+    const removed = await apiError(() => patch({ spec: { activeDeadlineSeconds: null } }));
+    assert.equal(removed.code, 422);
+    await patch({ spec: { activeDeadlineSeconds: 1 } });
+    const p = await waitForPod(t, "stoppable", (p) => p.status?.phase === "Failed");
+    assert.equal(p.status?.reason, "DeadlineExceeded");
+    assert.equal(await logText(t, "stoppable"), "started\n", "the stopped pod and its log are still there");
   });
 
   it("each pod has its own termination message file at /dev/termination-log", async () => {
