@@ -435,7 +435,7 @@ export class Executor {
     if (h.finalizing) return;
     h.finalizing = true;
     try {
-      const shipped: ShipResult = h.shipping ? await h.shipping : { complete: !h.gone, bytes: 0 };
+      const shipped: ShipResult = h.shipping ? await h.shipping : await this.storedSoFar(h);
       if (this.stopped) {
         h.finalizing = false; // shutting down: the adopting executor records the outcome
         return;
@@ -454,6 +454,12 @@ export class Executor {
     }
     h.finalizing = false;
     await this.reclaim(h);
+  }
+
+  /** For a try whose Pod was never read here (it vanished): what earlier copies stored. */
+  private async storedSoFar(h: TryHandle): Promise<ShipResult> {
+    const chunks = await this.store.listChunks({ dagId: h.t.dagId, runId: h.t.runId, taskId: h.t.taskId, tryNumber: h.t.tryNumber });
+    return { complete: !h.gone, bytes: chunks.reduce((n, c) => n + c.bytes, 0) };
   }
 
   /** Deletes a finished try's Pod (its log is safe by now) and lets go of the try. */

@@ -113,6 +113,8 @@ export default dag("vanishing", { schedule: null }, () => {
         [1, "failed", "PodLost"],
         [2, "success", "Completed"],
       ]);
+      assert.equal(detail.tries[0].logBytes, "try 1\n".length, "what earlier copies stored is counted");
+      assert.equal(detail.tries[0].logComplete, false);
       assert.equal((await f.api("GET", "/api/v1/dags/vanishing/runs/v1/tasks/work/logs?try=1")).text, "try 1\n", "what it printed is kept");
     } finally {
       await first.stop();
