@@ -4,7 +4,7 @@
 // log store left off. The Kubernetes writes (create, delete) are all here.
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
+import type { V1Pod } from "@kubernetes/client-node";
 import type { Db } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../app/logger.ts";
@@ -12,11 +12,13 @@ import type { LogStore } from "../logstore/logstore.ts";
 import type { DagDefinition, TaskDefinition } from "../sdk/definition.ts";
 import { getDagVersion } from "../scheduler/dags.repository.ts";
 import { workerTokenFor } from "../app/tokens.ts";
-import { isNotFound, isTransient, kubeFailure, type Kube } from "./kube.ts";
+import type { Kube } from "./kube.ts";
 import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.ts";
 import { POD_SELECTOR } from "./pod-names.ts";
 import { assessPod, judgeTry } from "./pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "./pod-spec.ts";
+import { PodControl } from "./pod-control.ts";
+import { newHandle, type TryHandle } from "./try-handle.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
 import {
@@ -50,34 +52,12 @@ export interface ExecutorOptions {
   logFlushIntervalMs?: number;
 }
 
-interface TryHandle {
-  t: ActiveTry;
-  task: TaskDefinition | null;
-  pod: V1Pod | null;
-  gone: boolean;
-  created: boolean;
-  nextCreateAt: number;
-  shipper: LogShipper | null;
-  shipping: Promise<ShipResult> | null;
-  markedRunning: boolean;
-  stopRequested: boolean;
-  stuck: { reason: string; message: string } | null;
-  finalizing: boolean;
-  /** The API server accepted a delete of the Pod. */
-  deleteIssued: boolean;
-  /** The API server accepted a stop of the running Pod (its deadline lowered to end it now). */
-  stopIssued: boolean;
-  /** A create request is on its way. */
-  creating: boolean;
-  /** A create was sent at least once (its answer may have been lost, so a Pod may exist). */
-  createAttempted: boolean;
-}
-
 export class Executor {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   private readonly handles = new Map<string, TryHandle>();
   private readonly definitions = new Map<string, DagDefinition>();
   private readonly watcher: PodWatcher;
+  private readonly pods: PodControl;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private lastRenew = 0;
@@ -93,6 +73,7 @@ export class Executor {
     opts: ExecutorOptions,
   ) {
     this.o = { pollIntervalMs: 1000, leaseMs: 30_000, pendingTimeoutMs: 300_000, logFlushIntervalMs: 1000, ...opts };
+    this.pods = new PodControl(kube, log);
     this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
   }
 
@@ -185,7 +166,7 @@ export class Executor {
       if (!h.stopRequested) this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
       h.stopRequested = true;
       // Asked again on every pass until the API server has taken it.
-      if (h.created && !h.stopIssued && !h.deleteIssued) this.track(this.stopPod(h));
+      if (h.created && !h.stopIssued && !h.deleteIssued) this.track(this.pods.stop(h));
     }
     for (const h of this.handles.values()) this.track(this.progress(h));
   }
@@ -201,25 +182,7 @@ export class Executor {
   }
 
   private addHandle(t: ActiveTry, created: boolean): void {
-    if (this.handles.has(t.podName)) return;
-    this.handles.set(t.podName, {
-      t,
-      task: null,
-      pod: null,
-      gone: false,
-      created,
-      nextCreateAt: 0,
-      shipper: null,
-      shipping: null,
-      markedRunning: t.state === "running",
-      stopRequested: false,
-      stuck: null,
-      finalizing: false,
-      deleteIssued: false,
-      stopIssued: false,
-      creating: false,
-      createAttempted: false,
-    });
+    if (!this.handles.has(t.podName)) this.handles.set(t.podName, newHandle(t, created));
   }
 
   private onPodEvent(e: PodEvent): void {
@@ -246,13 +209,7 @@ export class Executor {
   }
 
   private async checkExists(h: TryHandle): Promise<void> {
-    try {
-      h.pod = await this.kube.core.readNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace });
-    } catch (err) {
-      if (!isNotFound(err)) return;
-      h.gone = true;
-      h.shipper?.poke();
-    }
+    await this.pods.read(h);
     await this.progress(h);
   }
 
@@ -284,7 +241,7 @@ export class Executor {
     if (!h.created && !h.pod && !h.gone) {
       if (!h.stopRequested) return this.ensurePod(h);
       if (h.creating) return; // the create's answer decides (ensurePod deletes the Pod if it was made)
-      if (h.createAttempted && !(await this.deletePod(h, 10))) return; // a lost answer: a Pod may exist
+      if (h.createAttempted && !(await this.pods.delete(h, 10))) return; // a lost answer: a Pod may exist
       if (h.deleteIssued) {
         h.created = true; // it did exist and is now stopping; its events finish the try
         return;
@@ -313,7 +270,7 @@ export class Executor {
       this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
     }
     // Its DELETED event then finalises the try with the reason it could not start.
-    if (h.stuck && !h.deleteIssued) await this.deletePod(h, 0);
+    if (h.stuck && !h.deleteIssued) await this.pods.delete(h, 0);
   }
 
   private startShipping(h: TryHandle): void {
@@ -371,33 +328,15 @@ export class Executor {
       if (err instanceof TemplateRenderError) return this.finishWithoutPod(h, "failed", "TemplateError", err.message, false);
       throw err;
     }
-    h.creating = true;
-    h.createAttempted = true;
-    try {
-      h.pod = await this.kube.core.createNamespacedPod({ namespace: this.kube.namespace, body: pod });
-      h.created = true;
-    } catch (err) {
-      h.creating = false;
-      const f = kubeFailure(err);
-      if (f.code === 409) {
-        // Created before (by us before a crash, or a create whose answer was lost): adopt it.
-        h.created = true;
-        await this.checkExists(h);
-        return;
-      }
-      if (isTransient(err)) {
-        // Honour the server's Retry-After (429 under API priority and fairness), else back off 2 s.
-        const waitMs = f.retryAfterMs ?? 2000;
-        this.log.warn("pod create failed; will retry", { pod: h.t.podName, code: f.code, message: f.message, retryInMs: waitMs });
-        h.nextCreateAt = Date.now() + waitMs;
-        return;
-      }
-      return this.finishWithoutPod(h, "failed", f.reason ?? "PodCreateFailed", f.message, true);
+    const created = await this.pods.create(h, pod);
+    if (created.kind === "exists") return this.checkExists(h);
+    if (created.kind === "retry") {
+      h.nextCreateAt = Date.now() + created.afterMs;
+      return;
     }
-    h.creating = false;
-    this.log.info("pod created", { pod: h.t.podName });
+    if (created.kind === "refused") return this.finishWithoutPod(h, "failed", created.reason, created.message, true);
     // Cancelled while the create was on its way: the Pod has not run yet, so deleting it loses nothing.
-    if (h.stopRequested) await this.deletePod(h, 10);
+    if (h.stopRequested) await this.pods.delete(h, 10);
     await this.progress(h);
   }
 
@@ -467,58 +406,11 @@ export class Executor {
     if (h.finalizing) return;
     h.finalizing = true;
     try {
-      if (!h.gone && !(await this.deletePod(h, 0))) return; // retried on the next pass
+      if (!h.gone && !(await this.pods.delete(h, 0))) return; // retried on the next pass
       await markReclaimed(this.db, this.id, h.t);
       this.handles.delete(h.t.podName);
     } finally {
       h.finalizing = false;
-    }
-  }
-
-  /**
-   * Stops a cancelled try's Pod. A running Pod is not deleted, which could take its log with it before
-   * the copy has it all: its activeDeadlineSeconds is lowered to 1, so the kubelet ends it as
-   * DeadlineExceeded and the Pod stays until its log is stored. A Pod not running yet is just deleted.
-   */
-  private async stopPod(h: TryHandle): Promise<void> {
-    if (h.pod?.status?.phase !== "Running") {
-      await this.deletePod(h, 10);
-      return;
-    }
-    try {
-      await this.kube.core.patchNamespacedPod(
-        { name: h.t.podName, namespace: this.kube.namespace, body: { spec: { activeDeadlineSeconds: 1 } } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
-      );
-      h.stopIssued = true;
-    } catch (err) {
-      if (isNotFound(err)) {
-        h.gone = true;
-        return;
-      }
-      if (isTransient(err)) return; // asked again on the next pass
-      // A cluster that refuses the change: delete instead (the open log copy drains what it can).
-      const f = kubeFailure(err);
-      this.log.warn("could not stop the pod by its deadline; deleting it", { pod: h.t.podName, code: f.code, message: f.message });
-      await this.deletePod(h, 10);
-    }
-  }
-
-  /** Returns false when the API server could not take the delete now (it is retried later). */
-  private async deletePod(h: TryHandle, gracePeriodSeconds: number): Promise<boolean> {
-    try {
-      await this.kube.core.deleteNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace, gracePeriodSeconds });
-      h.deleteIssued = true;
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) {
-        h.gone = true;
-        return true;
-      }
-      if (!isTransient(err)) throw err;
-      const f = kubeFailure(err);
-      this.log.warn("pod delete failed; will retry", { pod: h.t.podName, code: f.code, message: f.message });
-      return false;
     }
   }
 }
