@@ -3,11 +3,8 @@
 // deletes the Pod.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Executor } from "../../executor/executor.ts";
-import { createWakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../app/logger.ts";
 import { POD_SELECTOR } from "../../executor/pod-names.ts";
-import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
+import { extraExecutor, startTestFerry, waitFor, type ExtraExecutor, type TestFerry } from "../support/ferry.ts";
 
 const SLOW_DAG = `
 import { dag, podTask } from "ferry";
@@ -40,16 +37,7 @@ describe("executor crash and adoption", { timeout: 120_000 }, () => {
     );
     assert.equal(midway!.ended_at, null, "the outcome is not recorded by the dead executor");
 
-    const wakeup = await createWakeup(f.testDb.db);
-    const second = new Executor(f.ferry.db, f.ferry.kube, f.ferry.logStore, wakeup, silentLogger, {
-      maxRunningTasks: 4,
-      workerImage: "unused",
-      workerApiUrl: () => f.url,
-      workerSecret: "unused",
-      pollIntervalMs: 200,
-      leaseMs: 1500,
-      logFlushIntervalMs: 200,
-    });
+    const { executor: second, stop: stopSecond } = await extraExecutor(f, { leaseMs: 1500 });
     second.start();
     try {
       const run = await f.waitForRun("slow_printer", "crash-1");
@@ -68,8 +56,7 @@ describe("executor crash and adoption", { timeout: 120_000 }, () => {
       assert.equal(tried!.log_complete, true);
       assert.equal(tried!.pod_reclaimed, true);
     } finally {
-      await second.stop();
-      await wakeup.close();
+      await stopSecond();
     }
   });
 
@@ -81,31 +68,20 @@ export default dag("vanishing", { schedule: null }, () => {
     command: ["sh", "-c", "echo try {{ tryNumber }}; if [ {{ tryNumber }} = 1 ]; then sleep 60; fi"] });
 });
 `;
-    const wakeup = await createWakeup(f.testDb.db);
-    const executor = () =>
-      new Executor(f.ferry.db, f.ferry.kube, f.ferry.logStore, wakeup, silentLogger, {
-        maxRunningTasks: 4,
-        workerImage: "unused",
-        workerApiUrl: () => f.url,
-        workerSecret: "unused",
-        pollIntervalMs: 200,
-        leaseMs: 1500,
-        logFlushIntervalMs: 200,
-      });
-    const first = executor();
-    first.start();
-    let second: Executor | null = null;
+    const first = await extraExecutor(f, { leaseMs: 1500 });
+    first.executor.start();
+    let second: ExtraExecutor | null = null;
     try {
       assert.equal((await f.api("POST", "/api/v1/dags", dag)).status, 201);
       assert.equal((await f.api("POST", "/api/v1/dags/vanishing/runs", { runId: "v1" })).status, 201);
       const key = { dagId: "vanishing", runId: "v1", taskId: "work", tryNumber: 1 };
       await waitFor("the first try to print", async () => (await f.ferry.logStore.listChunks(key)).length > 0);
-      await first.stop(); // a clean stop hands the try back at once
+      await first.executor.stop(); // a clean stop hands the try back at once
       const pods = await f.ferry.kube.core.listNamespacedPod({ namespace: "default", labelSelector: `${POD_SELECTOR},ferry.dev/dag=vanishing` });
       for (const p of pods.items) await f.ferry.kube.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: "default", gracePeriodSeconds: 0 });
 
-      second = executor();
-      second.start();
+      second = await extraExecutor(f, { leaseMs: 1500 });
+      second.executor.start();
       const run = await f.waitForRun("vanishing", "v1");
       assert.equal(run.state, "success", JSON.stringify(run, null, 2));
       const detail = (await f.api("GET", "/api/v1/dags/vanishing/runs/v1/tasks/work")).body;
@@ -119,7 +95,6 @@ export default dag("vanishing", { schedule: null }, () => {
     } finally {
       await first.stop();
       await second?.stop();
-      await wakeup.close();
     }
   });
 });

@@ -5,14 +5,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Db } from "../../db/db.ts";
-import { createWakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../app/logger.ts";
-import { Executor, type ExecutorOptions } from "../../executor/executor.ts";
 import { POD_SELECTOR } from "../../executor/pod-names.ts";
 import { readTryLog } from "../../logstore/index.ts";
 import type { TryLogKey } from "../../logstore/logstore.ts";
 import { dagFile } from "../support/api.ts";
-import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
+import { extraExecutor, startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
 
 describe("executor robustness", { timeout: 120_000 }, () => {
   let f: TestFerry;
@@ -37,51 +34,30 @@ describe("executor robustness", { timeout: 120_000 }, () => {
     // The same database, except that every query fails while "partitioned" (transactions still work,
     // as a connection already open might).
     const cutOff: Db = { ...db, query: (text, values) => (partitioned ? Promise.reject(new Error("partitioned from Postgres")) : db.query(text, values)) };
-    const opts: ExecutorOptions = {
-      maxRunningTasks: 4,
-      workerImage: "unused",
-      workerApiUrl: () => f.url,
-      workerSecret: "unused",
-      pollIntervalMs: 200,
-      leaseMs: 1500,
-      logFlushIntervalMs: 200,
-    };
-    const wakeA = await createWakeup(db);
-    const wakeB = await createWakeup(db);
-    const a = new Executor(cutOff, f.ferry.kube, f.ferry.logStore, wakeA, silentLogger, opts);
-    const b = new Executor(db, f.ferry.kube, f.ferry.logStore, wakeB, silentLogger, opts);
-    a.start();
+    const a = await extraExecutor(f, { db: cutOff, leaseMs: 1500 });
+    const b = await extraExecutor(f, { leaseMs: 1500 });
+    a.executor.start();
     try {
       await push("partitioned", "for i in $(seq 1 60); do echo line $i; sleep 0.1; done");
       await waitFor("some of the log to be stored", async () => (await f.ferry.logStore.listChunks(key("partitioned"))).length >= 3);
       partitioned = true;
-      b.start();
+      b.executor.start();
       const run = await f.waitForRun("partitioned", "r1", 60_000);
       assert.equal(run.state, "success");
       const expected = Array.from({ length: 60 }, (_, i) => `line ${i + 1}\n`).join("");
       assert.equal((await readTryLog(f.ferry.logStore, key("partitioned"))).toString(), expected);
       const [tried] = await db.query<{ executor_id: string; log_bytes: string }>(`SELECT executor_id, log_bytes FROM task_tries WHERE pod_name LIKE 'partitioned-%'`);
-      assert.equal(tried!.executor_id, b.id);
+      assert.equal(tried!.executor_id, b.executor.id);
       assert.equal(Number(tried!.log_bytes), expected.length);
     } finally {
       await b.stop();
       partitioned = false;
       await a.stop({ releaseLeases: false });
-      await wakeA.close();
-      await wakeB.close();
     }
   });
 
   it("a log store failure as a log copy starts does not wedge the try", async () => {
-    const wake = await createWakeup(f.ferry.db);
-    const b = new Executor(f.ferry.db, f.ferry.kube, f.ferry.logStore, wake, silentLogger, {
-      maxRunningTasks: 4,
-      workerImage: "unused",
-      workerApiUrl: () => f.url,
-      workerSecret: "unused",
-      pollIntervalMs: 200,
-      logFlushIntervalMs: 200,
-    });
+    const b = await extraExecutor(f);
     const store = f.ferry.logStore;
     const listChunks = store.listChunks.bind(store);
     let failed = 0;
@@ -89,7 +65,7 @@ describe("executor robustness", { timeout: 120_000 }, () => {
       if (k.dagId === "store_blip" && failed++ === 0) throw new Error("503 Slow Down");
       return listChunks(k);
     };
-    b.start();
+    b.executor.start();
     try {
       await push("store_blip", "echo hello; sleep 1; echo bye");
       const run = await f.waitForRun("store_blip", "r1", 30_000);
@@ -99,20 +75,11 @@ describe("executor robustness", { timeout: 120_000 }, () => {
     } finally {
       store.listChunks = listChunks;
       await b.stop();
-      await wake.close();
     }
   });
 
   it("a cancel after a create whose answer was lost leaves no Pod behind", async () => {
-    const wake = await createWakeup(f.ferry.db);
-    const b = new Executor(f.ferry.db, f.ferry.kube, f.ferry.logStore, wake, silentLogger, {
-      maxRunningTasks: 4,
-      workerImage: "unused",
-      workerApiUrl: () => f.url,
-      workerSecret: "unused",
-      pollIntervalMs: 200,
-      logFlushIntervalMs: 200,
-    });
+    const b = await extraExecutor(f);
     const core = f.ferry.kube.core;
     const create = core.createNamespacedPod.bind(core);
     let lost = 0;
@@ -121,7 +88,7 @@ describe("executor robustness", { timeout: 120_000 }, () => {
       if (lost++ === 0) throw new Error("socket hang up"); // created, but the answer never arrived
       return pod;
     }) as typeof create;
-    b.start();
+    b.executor.start();
     try {
       await push("lost_answer", "echo start; sleep 30; echo end");
       await waitFor("the lost create", async () => lost > 0);
@@ -135,7 +102,6 @@ describe("executor robustness", { timeout: 120_000 }, () => {
     } finally {
       core.createNamespacedPod = create;
       await b.stop();
-      await wake.close();
     }
   });
 });

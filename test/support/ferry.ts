@@ -5,8 +5,10 @@ import os from "node:os";
 import path from "node:path";
 import { compileConfig } from "../../config/config.ts";
 import { startFerry, type Ferry } from "../../app/ferry.ts";
-import { createLogger } from "../../app/logger.ts";
-import type { ExecutorOptions } from "../../executor/executor.ts";
+import { createLogger, silentLogger } from "../../app/logger.ts";
+import { Executor, type ExecutorOptions } from "../../executor/executor.ts";
+import type { Db } from "../../db/db.ts";
+import { createWakeup } from "../../db/wakeup.ts";
 import type { LocalKubeOptions } from "../../localkube/index.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 import { startS3, type TestS3 } from "./s3.ts";
@@ -105,4 +107,34 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+export interface ExtraExecutor {
+  executor: Executor;
+  /** Stops it (see Executor.stop) and closes its wakeup. */
+  stop(opts?: { releaseLeases?: boolean }): Promise<void>;
+}
+
+/**
+ * Another executor on the test Ferry's database, cluster and log store, as a second replica would be
+ * (not started). `db` lets a test put a failing seam between it and Postgres.
+ */
+export async function extraExecutor(f: TestFerry, opts: { db?: Db; leaseMs?: number } = {}): Promise<ExtraExecutor> {
+  const wakeup = await createWakeup(f.ferry.db);
+  const executor = new Executor(opts.db ?? f.ferry.db, f.ferry.kube, f.ferry.logStore, wakeup, silentLogger, {
+    maxRunningTasks: 4,
+    workerImage: "unused", // these tests run pod tasks only
+    workerApiUrl: () => f.url,
+    workerSecret: "unused",
+    pollIntervalMs: 200,
+    leaseMs: opts.leaseMs ?? 30_000,
+    logFlushIntervalMs: 200,
+  });
+  return {
+    executor,
+    async stop(stopOpts) {
+      await executor.stop(stopOpts);
+      await wakeup.close();
+    },
+  };
 }
