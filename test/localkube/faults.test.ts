@@ -4,38 +4,15 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { ApiException, CoreV1Api, KubeConfig, Log, Watch, type CoreV1Event, type V1Pod } from "@kubernetes/client-node";
-import { faultsFromEnv, startLocalKube, type LocalKube, type LocalKubeOptions } from "../../localkube/index.ts";
+import { ApiException, Log, type CoreV1Event, type V1Pod } from "@kubernetes/client-node";
+import { faultsFromEnv } from "../../localkube/index.ts";
+import { setup, sleep, terminal, terminated, waitForGone, watchEvents, type Env } from "./helpers.ts";
 
-interface Env {
-  lk: LocalKube;
-  kc: KubeConfig;
-  core: CoreV1Api;
-  close(): Promise<void>;
-}
-
-async function start(extra: Partial<LocalKubeOptions> = {}): Promise<Env> {
-  const dir = await mkdtemp(join(tmpdir(), "localkube-faults-"));
-  const lk = await startLocalKube({ dataDir: dir, workerImage: "ferry/worker:test", workerCommand: [process.execPath, "-e", "0"], ...extra });
-  const kc = new KubeConfig();
-  kc.loadFromString(lk.kubeconfig());
-  return {
-    lk,
-    kc,
-    core: kc.makeApiClient(CoreV1Api),
-    async close() {
-      await lk.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pod = (name: string, command: string[], extra: Partial<NonNullable<V1Pod["spec"]>> = {}, image = "alpine:3.20"): V1Pod => ({
   apiVersion: "v1",
   kind: "Pod",
@@ -43,9 +20,7 @@ const pod = (name: string, command: string[], extra: Partial<NonNullable<V1Pod["
   spec: { restartPolicy: "Never", terminationGracePeriodSeconds: 1, containers: [{ name: "main", image, command }], ...extra },
 });
 const waiting = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.waiting;
-const terminated = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.terminated;
 const cond = (p: V1Pod, type: string) => p.status?.conditions?.find((c) => c.type === type);
-const terminal = (p: V1Pod) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
 
 async function waitFor(env: Env, name: string, pred: (p: V1Pod) => boolean, what = "condition"): Promise<V1Pod> {
   const deadline = Date.now() + 20_000;
@@ -58,20 +33,6 @@ async function waitFor(env: Env, name: string, pred: (p: V1Pod) => boolean, what
   throw new Error(`timed out waiting for ${what} on pod ${name}; last status: ${JSON.stringify(last?.status)}`);
 }
 
-async function waitGone(env: Env, name: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    try {
-      await env.core.readNamespacedPod({ name, namespace: "default" });
-    } catch (e) {
-      if (e instanceof ApiException && e.code === 404) return;
-      throw e;
-    }
-    await sleep(50);
-  }
-  throw new Error(`pod ${name} was not deleted`);
-}
-
 async function apiError(fn: () => Promise<unknown>): Promise<ApiException<any>> {
   try {
     await fn();
@@ -80,33 +41,6 @@ async function apiError(fn: () => Promise<unknown>): Promise<ApiException<any>> 
     throw e;
   }
   throw new Error("expected the call to fail");
-}
-
-/** Runs a watch until `until` holds or the server ends it; returns the events and how it ended. */
-function watch(env: Env, path: string, query: Record<string, string | number | boolean | undefined>, until: (evs: { type: string; obj: any }[]) => boolean = () => false) {
-  const evs: { type: string; obj: any }[] = [];
-  let ctl: AbortController | undefined;
-  const ended = new Promise<{ by: "server" | "until"; err: unknown }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`watch neither ended nor matched; got ${JSON.stringify(evs.map((e) => e.type))}`)), 20_000);
-    void new Watch(env.kc)
-      .watch(
-        path,
-        query,
-        (type, obj) => {
-          evs.push({ type, obj });
-          if (until(evs)) {
-            clearTimeout(timer);
-            resolve({ by: "until", err: undefined });
-          }
-        },
-        (err) => {
-          clearTimeout(timer);
-          resolve({ by: "server", err });
-        },
-      )
-      .then((c) => (ctl = c), reject);
-  }).finally(() => ctl?.abort());
-  return { evs, ended };
 }
 
 async function podEvents(env: Env, name: string): Promise<CoreV1Event[]> {
@@ -145,7 +79,7 @@ async function gone(pid: number): Promise<boolean> {
 
 let env: Env;
 before(async () => {
-  env = await start({ faultSeed: 42 });
+  env = await setup({ faultSeed: 42 });
 });
 after(async () => {
   env.lk.faults.set({});
@@ -203,8 +137,8 @@ describe("request faults", () => {
       for (let i = 0; i < 30; i++) out.push((await fetch(`${e.lk.url}/api/v1/namespaces`)).status);
       return out;
     };
-    const a = await start({ faultSeed: 7, faults: { errorRate: 0.3, throttleRate: 0.3 } });
-    const b = await start({ faultSeed: 7, faults: { errorRate: 0.3, throttleRate: 0.3 } });
+    const a = await setup({ faultSeed: 7, faults: { errorRate: 0.3, throttleRate: 0.3 } });
+    const b = await setup({ faultSeed: 7, faults: { errorRate: 0.3, throttleRate: 0.3 } });
     try {
       const ca = await codes(a);
       assert.deepEqual(ca, await codes(b));
@@ -218,7 +152,7 @@ describe("request faults", () => {
 
   it("faults never hit localkube's own status writes: an open watch sees the pod finish while every request fails", async () => {
     const list = await env.core.listNamespacedPod({ namespace: "default" });
-    const w = watch(env, "/api/v1/namespaces/default/pods", { resourceVersion: list.metadata?.resourceVersion, fieldSelector: "metadata.name=internal" }, (evs) =>
+    const w = watchEvents(env.kc, "/api/v1/namespaces/default/pods", { resourceVersion: list.metadata?.resourceVersion, fieldSelector: "metadata.name=internal" }, (evs) =>
       evs.some((e) => e.obj?.status?.phase === "Succeeded"),
     );
     await env.core.createNamespacedPod({ namespace: "default", body: pod("internal", ["sh", "-c", "sleep 0.3"]) });
@@ -244,7 +178,7 @@ describe("watch faults", () => {
   it("watchCutAfterEvents: the stream ends after N events, with no final event and no error", async () => {
     env.lk.faults.set({ watchCutAfterEvents: 3 });
     try {
-      const w = watch(env, "/api/v1/namespaces", {});
+      const w = watchEvents(env.kc, "/api/v1/namespaces", {});
       const end = await w.ended;
       assert.equal(end.by, "server");
       assert.equal(end.err ?? null, null);
@@ -257,7 +191,7 @@ describe("watch faults", () => {
   it("watchCutAfterSeconds: the stream just ends", async () => {
     env.lk.faults.set({ watchCutAfterSeconds: 0.3 });
     try {
-      const w = watch(env, "/api/v1/namespaces", { fieldSelector: "metadata.name=cut-a" });
+      const w = watchEvents(env.kc, "/api/v1/namespaces", { fieldSelector: "metadata.name=cut-a" });
       const end = await w.ended;
       assert.equal(end.by, "server");
       assert.deepEqual(w.evs.map((e) => e.type), ["ADDED"]);
@@ -271,7 +205,7 @@ describe("watch faults", () => {
     const rv = list.metadata!.resourceVersion!;
     env.lk.faults.set({ expireOnResume: true });
     try {
-      const w = watch(env, "/api/v1/namespaces", { resourceVersion: rv });
+      const w = watchEvents(env.kc, "/api/v1/namespaces", { resourceVersion: rv });
       const end = await w.ended;
       assert.equal(end.by, "server");
       assert.equal(w.evs.length, 1);
@@ -286,7 +220,7 @@ describe("watch faults", () => {
       assert.equal(lines.length, 1);
       assert.equal(lines[0].object.kind, "Status");
 
-      const fresh = watch(env, "/api/v1/namespaces", { fieldSelector: "metadata.name=cut-b" }, (evs) => evs.length > 0);
+      const fresh = watchEvents(env.kc, "/api/v1/namespaces", { fieldSelector: "metadata.name=cut-b" }, (evs) => evs.length > 0);
       assert.equal((await fresh.ended).by, "until");
       assert.equal(fresh.evs[0].type, "ADDED");
     } finally {
@@ -306,7 +240,7 @@ describe("pod faults", () => {
     assert.equal(e.code, 400);
     assert.match(JSON.parse(e.body).message, /is waiting to start: ContainerCreating$/);
     await env.core.deleteNamespacedPod({ name: "slow-start", namespace: "default" });
-    await waitGone(env, "slow-start");
+    await waitForGone(env.core, "slow-start");
 
     env.lk.faults.set({ podStartDelayMs: 200 });
     try {
@@ -322,7 +256,7 @@ describe("pod faults", () => {
     env.lk.faults.set({ imagePullFailures: ["registry.example/*"] });
     const list = await env.core.listNamespacedPod({ namespace: "default" });
     const seen: string[] = [];
-    const w = watch(env, "/api/v1/namespaces/default/pods", { resourceVersion: list.metadata?.resourceVersion, fieldSelector: "metadata.name=bad-image" }, (evs) => {
+    const w = watchEvents(env.kc, "/api/v1/namespaces/default/pods", { resourceVersion: list.metadata?.resourceVersion, fieldSelector: "metadata.name=bad-image" }, (evs) => {
       const r = evs[evs.length - 1].obj?.status?.containerStatuses?.[0]?.state?.waiting?.reason;
       if (r && r !== seen[seen.length - 1]) seen.push(r);
       return seen.length >= 4;

@@ -4,32 +4,22 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, Watch, type V1Pod } from "@kubernetes/client-node";
-import { startLocalKube, type LocalKube } from "../../localkube/index.ts";
+import { type LocalKube } from "../../localkube/index.ts";
+import { setup, sleep, terminal, terminated, type Env } from "./helpers.ts";
 
+let env: Env;
 let lk: LocalKube;
 let kc: KubeConfig;
 let core: CoreV1Api;
-let dir: string;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "localkube-fidelity-"));
-  lk = await startLocalKube({ dataDir: dir, workerImage: "ferry/worker:test", workerCommand: [process.execPath, "-e", "0"], eventRetentionSeconds: 0.3 });
-  kc = new KubeConfig();
-  kc.loadFromString(lk.kubeconfig());
-  core = kc.makeApiClient(CoreV1Api);
+  env = await setup({ workerCommand: [process.execPath, "-e", "0"], eventRetentionSeconds: 0.3 });
+  ({ lk, kc, core } = env);
 });
 after(async () => {
-  await lk.close();
-  await rm(dir, { recursive: true, force: true });
+  await env.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const terminal = (p: V1Pod) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-const terminated = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.terminated;
 type Resources = { limits?: Record<string, unknown>; requests?: Record<string, unknown> };
 
 function pod(name: string, command: string[], resources?: Resources, extra: Record<string, unknown> = {}): V1Pod {

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { ApiException, CoreV1Api, KubeConfig, Watch, type V1Pod } from "@kubernetes/client-node";
 import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../../localkube/index.ts";
 
 export const WORKER_IMAGE = "ferry/worker:test";
@@ -80,6 +80,7 @@ export async function waitForGone(core: CoreV1Api, name: string, ns = "default",
 }
 
 export const terminal = (p: V1Pod) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+export const terminated = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.terminated;
 
 /** Runs `fn`, expecting an ApiException; returns its code and parsed Status body. */
 export async function apiError(fn: () => Promise<unknown>): Promise<{ code: number; body: any }> {
@@ -111,4 +112,42 @@ export async function waitDead(pid: number, timeoutMs = 10_000): Promise<boolean
   const deadline = Date.now() + timeoutMs;
   while (alive(pid) && Date.now() < deadline) await sleep(50);
   return !alive(pid);
+}
+
+export type WatchEvent = { type: string; obj: any };
+
+/**
+ * Runs a watch until `until` holds for the events so far (then aborts it) or the server ends it;
+ * `ended` says which, with the error the client reported. Rejects if neither happens in time.
+ */
+export function watchEvents(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string | number | boolean | undefined>,
+  until: (evs: WatchEvent[]) => boolean = () => false,
+  timeoutMs = 30_000,
+): { evs: WatchEvent[]; ended: Promise<{ by: "server" | "until"; err: unknown }> } {
+  const evs: WatchEvent[] = [];
+  let ctl: AbortController | undefined;
+  const ended = new Promise<{ by: "server" | "until"; err: unknown }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`watch neither ended nor matched; got ${JSON.stringify(evs.map((e) => e.type))}`)), timeoutMs);
+    void new Watch(kc)
+      .watch(
+        path,
+        query,
+        (type, obj) => {
+          evs.push({ type, obj });
+          if (until(evs)) {
+            clearTimeout(timer);
+            resolve({ by: "until", err: undefined });
+          }
+        },
+        (err) => {
+          clearTimeout(timer);
+          resolve({ by: "server", err });
+        },
+      )
+      .then((c) => (ctl = c), reject);
+  }).finally(() => ctl?.abort());
+  return { evs, ended };
 }

@@ -2,33 +2,22 @@
 // nothing is spawned, yet watchers see the same status steps and logs read as usual.
 
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { ApiException, CoreV1Api, KubeConfig, Log, Watch, type V1Pod } from "@kubernetes/client-node";
-import { EXIT_CODE_ANNOTATION, OUTPUT_ANNOTATION, startLocalKube, TERMINATION_MESSAGE_ANNOTATION, type LocalKube } from "../../localkube/index.ts";
+import { EXIT_CODE_ANNOTATION, OUTPUT_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION } from "../../localkube/index.ts";
+import { setup, sleep, terminal, terminated, type Env } from "./helpers.ts";
 
-let lk: LocalKube;
+let env: Env;
 let kc: KubeConfig;
 let core: CoreV1Api;
-let dir: string;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), "localkube-instant-"));
-  lk = await startLocalKube({ dataDir: dir, workerImage: "ferry/worker:test", workerCommand: ["/nonexistent/worker"], instant: true });
-  kc = new KubeConfig();
-  kc.loadFromString(lk.kubeconfig());
-  core = kc.makeApiClient(CoreV1Api);
+  env = await setup({ workerCommand: ["/nonexistent/worker"], instant: true });
+  ({ kc, core } = env);
 });
 after(async () => {
-  await lk.close();
-  await rm(dir, { recursive: true, force: true });
+  await env.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const terminal = (p: V1Pod) => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-const terminated = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.terminated;
 
 function pod(name: string, annotations: Record<string, string> = {}, command = ["/definitely/not/a/binary"], image = "alpine:3.20"): V1Pod {
   return {

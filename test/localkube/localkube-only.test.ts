@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Watch, type V1Pod } from "@kubernetes/client-node";
 import { assertExpired } from "../conformance/target.ts";
-import { alive, apiError, podSpec, setup, sleep, terminal, waitDead, waitForGone, waitForPod, WORKER_IMAGE, type Env } from "./helpers.ts";
+import { alive, apiError, podSpec, setup, sleep, terminal, waitDead, waitForGone, waitForPod, watchEvents, WORKER_IMAGE, type Env, type WatchEvent } from "./helpers.ts";
 
 let env: Env;
 before(async () => {
@@ -21,30 +21,12 @@ const create = (body: V1Pod) => env.core.createNamespacedPod({ namespace: "defau
 const term = (p: V1Pod) => p.status?.containerStatuses?.[0]?.state?.terminated;
 
 /** Collects watch events until `until` holds. */
-function collect(path: string, query: Record<string, string | number | boolean | undefined>, until: (evs: { type: string; obj: any }[]) => boolean) {
-  const evs: { type: string; obj: any }[] = [];
-  let ctl: AbortController | undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`watch timed out; got ${JSON.stringify(evs.map((e) => e.type))}`)), 30_000);
-    void new Watch(env.kc)
-      .watch(
-        path,
-        query,
-        (type, obj) => {
-          evs.push({ type, obj });
-          if (until(evs)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-        (err) => {
-          clearTimeout(timer);
-          if (until(evs)) resolve();
-          else reject(err ?? new Error("watch ended early"));
-        },
-      )
-      .then((c) => (ctl = c));
-  }).finally(() => ctl?.abort());
+/** Collects watch events until `until` holds; a watch the server ends first fails the test. */
+function collect(path: string, query: Record<string, string | number | boolean | undefined>, until: (evs: WatchEvent[]) => boolean) {
+  const { evs, ended } = watchEvents(env.kc, path, query, until);
+  const done = ended.then(({ by, err }) => {
+    if (by === "server" && !until(evs)) throw err ?? new Error("watch ended early");
+  });
   return { evs, done };
 }
 
