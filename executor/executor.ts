@@ -18,7 +18,7 @@ import { POD_SELECTOR } from "./pod-names.ts";
 import { assessPod, judgeTry } from "./pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "./pod-spec.ts";
 import { PodControl } from "./pod-control.ts";
-import { newHandle, type TryHandle } from "./try-handle.ts";
+import { newHandle, observePod, type TryHandle } from "./try-handle.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
 import {
@@ -197,13 +197,9 @@ export class Executor {
     }
     const h = this.handles.get(e.pod.metadata?.name ?? "");
     if (!h) return;
-    if (e.type === "deleted") {
-      h.gone = true;
-      h.pod = e.pod;
-    } else {
-      h.pod = e.pod;
-      h.created = true;
-    }
+    observePod(h, e.pod);
+    if (e.type === "deleted") h.gone = true;
+    else h.created = true;
     h.shipper?.poke();
     this.track(this.progress(h));
   }
@@ -335,8 +331,9 @@ export class Executor {
       return;
     }
     if (created.kind === "refused") return this.finishWithoutPod(h, "failed", created.reason, created.message, true);
-    // Cancelled while the create was on its way: the Pod has not run yet, so deleting it loses nothing.
-    if (h.stopRequested) await this.pods.delete(h, 10);
+    // Cancelled while the create was on its way. Under load the Pod may have started (even finished)
+    // before the answer came, so it is stopped like any other: deleted only if it never ran.
+    if (h.stopRequested) await this.pods.stop(h);
     await this.progress(h);
   }
 

@@ -4,7 +4,7 @@
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../app/logger.ts";
 import { isNotFound, isTransient, kubeFailure, type Kube } from "./kube.ts";
-import type { TryHandle } from "./try-handle.ts";
+import { observePod, type TryHandle } from "./try-handle.ts";
 
 export type CreateOutcome =
   | { kind: "created" }
@@ -23,7 +23,7 @@ export class PodControl {
     h.creating = true;
     h.createAttempted = true;
     try {
-      h.pod = await this.kube.core.createNamespacedPod({ namespace: this.kube.namespace, body: pod });
+      observePod(h, await this.kube.core.createNamespacedPod({ namespace: this.kube.namespace, body: pod }));
       h.created = true;
       this.log.info("pod created", { pod: h.t.podName });
       return { kind: "created" };
@@ -48,7 +48,7 @@ export class PodControl {
   /** Reads the Pod into the handle; marks it gone on 404. Other failures leave the handle as it was. */
   async read(h: TryHandle): Promise<void> {
     try {
-      h.pod = await this.kube.core.readNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace });
+      observePod(h, await this.kube.core.readNamespacedPod({ name: h.t.podName, namespace: this.kube.namespace }));
     } catch (err) {
       if (!isNotFound(err)) return;
       h.gone = true;
@@ -62,7 +62,13 @@ export class PodControl {
    * DeadlineExceeded and the Pod stays until its log is stored. A Pod not running yet is just deleted.
    */
   async stop(h: TryHandle): Promise<void> {
-    if (h.pod?.status?.phase !== "Running") {
+    const phase = h.pod?.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") {
+      // It has ended on its own: its log is being stored and the Pod is reclaimed after that, as usual.
+      h.stopIssued = true;
+      return;
+    }
+    if (phase !== "Running") {
       await this.delete(h, 10);
       return;
     }

@@ -3,6 +3,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { TaskDefinition } from "../sdk/definition.ts";
 import type { LogShipper, ShipResult } from "./log-shipper.ts";
+import { isLaterView } from "./pod-view.ts";
 import type { ActiveTry } from "./tries.repository.ts";
 
 export interface TryHandle {
@@ -47,4 +48,9 @@ export function newHandle(t: ActiveTry, created: boolean): TryHandle {
     creating: false,
     createAttempted: false,
   };
+}
+
+/** Takes a sighting of the try's Pod unless an answer that arrived earlier already showed it further on. */
+export function observePod(h: TryHandle, pod: V1Pod): void {
+  if (isLaterView(h.pod, pod)) h.pod = pod;
 }

@@ -19,6 +19,12 @@ export interface FaultConfig {
   watchCutAfterEvents?: number;
   /** A watch that resumes from a resourceVersion gets HTTP 200 then an ERROR 410 Expired event, then closes. */
   expireOnResume?: boolean;
+  /**
+   * Answers to writes (POST, PUT, PATCH, DELETE) are held this long after the write took effect, as on a
+   * congested connection: watchers hear of the change, and a new Pod may run or even finish, before the
+   * client that made the change gets its answer. @default 0
+   */
+  slowWriteResponsesMs?: number;
   /** Pods wait this long in Pending / ContainerCreating before their process starts. @default 0 */
   podStartDelayMs?: number;
   /** Images matching any of these globs (`*` wildcard) fail to pull: waiting ErrImagePull, then ImagePullBackOff (alternating as a kubelet does), never start. */
@@ -44,6 +50,7 @@ const KEYS: Record<keyof FaultConfig, Kind> = {
   watchCutAfterSeconds: "seconds",
   watchCutAfterEvents: "count",
   expireOnResume: "boolean",
+  slowWriteResponsesMs: "ms",
   podStartDelayMs: "ms",
   imagePullFailures: "globs",
   unschedulable: "boolean",
@@ -151,6 +158,12 @@ export class Faults {
 
   get podStartDelayMs(): number {
     return this.config.podStartDelayMs ?? 0;
+  }
+
+  /** How long to hold the answer to a write that has already taken effect. */
+  writeResponseDelayMs(method: string | undefined): number {
+    const ms = this.config.slowWriteResponsesMs ?? 0;
+    return ms > 0 && method !== "GET" && method !== "HEAD" ? ms : 0;
   }
 
   get unschedulable(): boolean {

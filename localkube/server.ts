@@ -148,6 +148,8 @@ export function createHandler(store: Store, runtime: Runtime, faults: Faults, lo
       if (!handler) throw methodNotAllowed();
       ctx.params = path.match(route.pattern)!.slice(1).filter((p) => p !== undefined).map(decodeURIComponent);
       const out = await handler(ctx);
+      const holdMs = faults.writeResponseDelayMs(req.method);
+      if (holdMs > 0) await new Promise((r) => setTimeout(r, holdMs));
       if (out !== undefined && !res.headersSent) sendJson(res, req.method === "POST" && created.has(out) ? 201 : 200, out);
     } catch (err) {
       if (res.headersSent) {
