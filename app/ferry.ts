@@ -17,6 +17,7 @@ import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../localk
 import { openLogStore } from "../logstore/index.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import { compileDagFile } from "../scheduler/dagfile/index.ts";
+import { DAY_MS, RetentionSweeper } from "../scheduler/retention.ts";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { loadCredentials } from "./tokens.ts";
@@ -136,6 +137,12 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), opts.scheduler);
       scheduler.start();
       closers.push(() => scheduler!.stop());
+      // Retention is the scheduler component's duty; sweepers of several schedulers work side by side.
+      if (config.retentionDays !== null) {
+        const sweeper = new RetentionSweeper(db, logStore, log.child("retention"), { maxAgeMs: config.retentionDays * DAY_MS });
+        sweeper.start();
+        closers.push(() => sweeper.stop());
+      }
     }
 
     let executor: Executor | null = null;

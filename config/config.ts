@@ -34,6 +34,11 @@ export interface FerryConfig {
   podPendingTimeoutMs: number;
   /** localkube only: faults to inject (FERRY_LOCALKUBE_FAULTS, JSON) and instant Pods (FERRY_LOCALKUBE_INSTANT). */
   localkube: { faults: FaultConfig; instant: boolean };
+  /**
+   * Finished runs older than this many days are deleted with their logs by the scheduler's retention
+   * sweeper; null = keep everything forever. @default null
+   */
+  retentionDays: number | null;
   /** Which parts this process runs. @default all */
   components: { api: boolean; scheduler: boolean; executor: boolean };
 }
@@ -51,6 +56,19 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+// Unset keeps history forever, as Airflow does: deleting data must be asked for.
+function retentionDays(env: NodeJS.ProcessEnv): number | null {
+  const raw = env.FERRY_RETENTION_DAYS;
+  if (raw === undefined || raw === "") return null;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1 || value > 36500) {
+    throw new ConfigError(
+      `FERRY_RETENTION_DAYS=${JSON.stringify(raw)} is not valid: use a whole number of days from 1 to 36500, or leave it unset to keep runs and logs forever.`,
+    );
   }
   return value;
 }
@@ -113,6 +131,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
     podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
     localkube: { faults: localkubeFaults(env), instant: flag(env, "FERRY_LOCALKUBE_INSTANT") },
+    retentionDays: retentionDays(env),
     components: parseComponents(env.FERRY_COMPONENTS),
   };
 }

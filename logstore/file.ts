@@ -1,12 +1,12 @@
 // The embedded default: a try's chunks are files in a folder, laid out exactly like the S3 keys, so
 // `cat <root>/<dag>/<run>/<task>/<try>/*.log` reads a log without Ferry.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { LogChunkNotFoundError } from "./errors.ts";
 import type { LogStore, StoredChunk, TryLogKey } from "./logstore.ts";
-import { chunkName, parseChunkName, tryPath } from "./paths.ts";
+import { chunkName, parseChunkName, runPath, tryPath } from "./paths.ts";
 
 export class FileLogStore implements LogStore {
   readonly url: string;
@@ -76,6 +76,12 @@ export class FileLogStore implements LogStore {
       if (isNotFound(err)) throw new LogChunkNotFoundError(key, seq, { cause: err });
       throw err;
     }
+  }
+
+  async deleteRunLogs(dagId: string, runId: string): Promise<void> {
+    // The dag folder stays even when this was its last run: removing it could race a putChunk of
+    // another run of the same DAG between its mkdir and its open.
+    await rm(path.join(this.root, ...runPath(dagId, runId).split("/")), { recursive: true, force: true });
   }
 
   private dirOf(key: TryLogKey): string {

@@ -8,7 +8,7 @@ import { S3LogStore, type S3LogStoreOptions } from "./s3.ts";
 
 export type { LogStore, StoredChunk, TryLogKey } from "./logstore.ts";
 export { LogChunkNotFoundError } from "./errors.ts";
-export { chunkKey, chunkName, escapeSegment, parseChunkName, tryPath, MAX_SEQ } from "./paths.ts";
+export { chunkKey, chunkName, escapeSegment, parseChunkName, runPath, tryPath, MAX_SEQ } from "./paths.ts";
 export { FileLogStore } from "./file.ts";
 export { S3LogStore, parseS3Url, s3ForcePathStyle, type S3LogStoreOptions } from "./s3.ts";
 export { TryLogWriter, type TryLogWriterOptions } from "./writer.ts";

@@ -26,6 +26,12 @@ export interface LogStore {
   listChunks(key: TryLogKey): Promise<StoredChunk[]>;
   /** Reads one chunk. Rejects with LogChunkNotFoundError (logstore/errors.ts) if it does not exist. */
   getChunk(key: TryLogKey, seq: number): Promise<Buffer>;
+  /**
+   * Deletes every log of one run (all tries of all its tasks: `<prefix>/<dagId>/<runId>/`), for
+   * retention. Idempotent: logs already gone, or never written, are not an error. Rejects if any of
+   * them may still be there, so the caller keeps the run's rows and tries again later.
+   */
+  deleteRunLogs(dagId: string, runId: string): Promise<void>;
   /** Releases connections (S3's HTTP sockets). Optional: a folder has nothing to release. */
   close?(): Promise<void>;
 }

@@ -28,12 +28,17 @@ export function escapeSegment(id: string): string {
   }
 }
 
+/** `<dagId>/<runId>`, relative to the store's prefix: the folder holding every log of one run. */
+export function runPath(dagId: string, runId: string): string {
+  return `${escapeSegment(dagId)}/${escapeSegment(runId)}`;
+}
+
 /** `<dagId>/<runId>/<taskId>/<tryNumber>`, relative to the store's prefix. */
 export function tryPath(key: TryLogKey): string {
   if (!Number.isSafeInteger(key.tryNumber) || key.tryNumber < 0) {
     throw new Error(`log store: tryNumber must be a non-negative integer, got ${key.tryNumber}`);
   }
-  return [escapeSegment(key.dagId), escapeSegment(key.runId), escapeSegment(key.taskId), String(key.tryNumber)].join("/");
+  return `${runPath(key.dagId, key.runId)}/${escapeSegment(key.taskId)}/${key.tryNumber}`;
 }
 
 /** `00000042.log` */

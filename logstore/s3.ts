@@ -9,6 +9,7 @@
 // WHEN_REQUIRED / AWS_RESPONSE_CHECKSUM_VALIDATION=WHEN_REQUIRED, no Ferry change needed.
 import {
   CreateBucketCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   ListObjectsV2Command,
@@ -20,11 +21,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { LogChunkNotFoundError } from "./errors.ts";
 import type { LogStore, StoredChunk, TryLogKey } from "./logstore.ts";
-import { chunkName, parseChunkName, tryPath } from "./paths.ts";
+import { chunkName, parseChunkName, runPath, tryPath } from "./paths.ts";
 
 export interface S3LogStoreOptions {
   /** Extra client settings, applied over the defaults (region, endpoint, credentials, ...). */
   clientConfig?: S3ClientConfig;
+  /** Keys per ListObjectsV2 page when deleting a run's logs (S3's own cap is 1000). @default 1000 */
+  deleteListPageSize?: number;
   /** Where FERRY_S3_FORCE_PATH_STYLE and the endpoint variables are read from; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
@@ -61,9 +64,11 @@ export class S3LogStore implements LogStore {
   readonly bucket: string;
   readonly prefix: string;
   readonly client: S3Client;
+  private readonly deleteListPageSize: number;
 
   constructor(url: string, opts: S3LogStoreOptions = {}) {
     const { bucket, prefix } = parseS3Url(url);
+    this.deleteListPageSize = Math.min(Math.max(1, opts.deleteListPageSize ?? 1000), 1000);
     this.bucket = bucket;
     this.prefix = prefix;
     this.url = prefix ? `s3://${bucket}/${prefix}` : `s3://${bucket}`;
@@ -140,6 +145,36 @@ export class S3LogStore implements LogStore {
       if (errorName(err) === "NoSuchKey") throw new LogChunkNotFoundError(key, seq, { cause: err });
       throw err;
     }
+  }
+
+  async deleteRunLogs(dagId: string, runId: string): Promise<void> {
+    // The trailing '/' keeps run "r1" from matching the keys of run "r10".
+    const prefix = `${this.prefix ? `${this.prefix}/` : ""}${runPath(dagId, runId)}/`;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.deleteListPageSize }),
+      );
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ Key: o.Key }]));
+      // A page holds at most 1000 keys, which is also DeleteObjects' limit; slicing keeps that true
+      // with a store that pages more generously.
+      for (let at = 0; at < keys.length; at += 1000) {
+        const res = await this.client.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.slice(at, at + 1000), Quiet: true } }),
+        );
+        // DeleteObjects answers 200 even when some keys failed; those are listed here. A log left
+        // behind must fail the call, or its run's rows would go while the log stays.
+        const failed = res.Errors ?? [];
+        if (failed.length > 0) {
+          const first = failed[0];
+          throw new Error(
+            `log store: could not delete ${failed.length} log object(s) of ${dagId}/${runId}, e.g. ${first.Key}: ${first.Code ?? "Error"} ${first.Message ?? ""}`.trim(),
+          );
+        }
+      }
+      // Continuing from the token is safe after deleting the page: it resumes after the last key listed.
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // through executor/tries.repository.ts, which updates task_instances only by compare-and-set).
 import type { Db, Queryable } from "../db/db.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
-import type { RunState, TaskState } from "./states.ts";
+import { FINISHED_RUN_STATES, type RunState, type TaskState } from "./states.ts";
 import type { TaskMove } from "./run-planner.ts";
 
 export interface RunRow {
@@ -292,4 +292,62 @@ export async function reopenRun(tx: Queryable, runPk: string): Promise<void> {
       WHERE id = $1 AND state IN ('success', 'failed', 'cancelled')`,
     [runPk],
   );
+}
+
+/** A finished run old enough for retention, as the sweeper pages through them. */
+export interface ExpiredRun {
+  pk: string;
+  dagId: string;
+  runId: string;
+  endedAt: Date;
+}
+
+function toExpired(r: Record<string, unknown>): ExpiredRun {
+  return { pk: String(r.id), dagId: r.dag_id as string, runId: r.run_id as string, endedAt: r.ended_at as Date };
+}
+
+// A finished run may still have a try whose Pod the executor has not reclaimed (a cancelled run's Pod
+// is stopped, and its log stored, after the run ends). That try's log is still being written and its
+// row is how the executor finds the Pod, so such a run waits for a later pass.
+const EXPIRED = `r.state = ANY($1::text[]) AND r.ended_at < $2
+  AND NOT EXISTS (SELECT 1 FROM task_instances ti JOIN task_tries tr ON tr.task_instance_id = ti.id
+                   WHERE ti.run_pk = r.id AND NOT tr.pod_reclaimed)`;
+
+/**
+ * Up to `limit` finished runs that ended before `cutoff` (soft-deleted DAGs' runs included), oldest
+ * first, after `after` (the last one of the previous page). Not locked: see lockExpiredRun.
+ */
+export async function listExpiredRuns(
+  db: Queryable,
+  opts: { cutoff: Date; limit: number; after?: { endedAt: Date; pk: string } },
+): Promise<ExpiredRun[]> {
+  const rows = await db.query(
+    `SELECT r.id, r.dag_id, r.run_id, r.ended_at FROM dag_runs r
+      WHERE ${EXPIRED} AND ($3::timestamptz IS NULL OR (r.ended_at, r.id) > ($3, $4::bigint))
+      ORDER BY r.ended_at, r.id LIMIT $5`,
+    [FINISHED_RUN_STATES, opts.cutoff, opts.after?.endedAt ?? null, opts.after?.pk ?? null, opts.limit],
+  );
+  return rows.map(toExpired);
+}
+
+/**
+ * Locks one run for deletion if it is still expired; null if it no longer is (cleared and running
+ * again) or another sweeper holds it. While locked, nobody can clear or reopen it (they lock it first).
+ */
+export async function lockExpiredRun(tx: Queryable, runPk: string, cutoff: Date): Promise<ExpiredRun | null> {
+  const [row] = await tx.query(
+    `SELECT r.id, r.dag_id, r.run_id, r.ended_at FROM dag_runs r WHERE r.id = $3 AND ${EXPIRED} FOR UPDATE OF r SKIP LOCKED`,
+    [FINISHED_RUN_STATES, cutoff, runPk],
+  );
+  return row ? toExpired(row) : null;
+}
+
+/**
+ * Deletes a run's rows. Its task instances and their tries go with it by ON DELETE CASCADE, so
+ * task_tries stays written only by its owner module; the retention test checks that every foreign key
+ * into these tables cascades, so a table keyed to a run cannot be left behind.
+ */
+export async function deleteRun(tx: Queryable, runPk: string): Promise<boolean> {
+  const rows = await tx.query(`DELETE FROM dag_runs WHERE id = $1 RETURNING id`, [runPk]);
+  return rows.length > 0;
 }

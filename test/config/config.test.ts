@@ -16,6 +16,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.maxRunningTasks, 32);
     assert.equal(c.podPendingTimeoutMs, 300_000);
     assert.deepEqual(c.components, { api: true, scheduler: true, executor: true });
+    assert.equal(c.retentionDays, null, "runs and logs are kept forever unless asked");
     assert.deepEqual(c.localkube, { faults: {}, instant: false });
   });
 
@@ -33,6 +34,7 @@ describe("configuration from the environment", () => {
         FERRY_POD_PENDING_TIMEOUT_SECONDS: "60",
         FERRY_LOCALKUBE_FAULTS: '{"errorRate":0.1}',
         FERRY_LOCALKUBE_INSTANT: "true",
+        FERRY_RETENTION_DAYS: "30",
       },
       "/",
     );
@@ -41,7 +43,13 @@ describe("configuration from the environment", () => {
     assert.equal(c.logStoreUrl, "s3://logs/ferry");
     assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
     assert.equal(c.podPendingTimeoutMs, 60_000);
+    assert.equal(c.retentionDays, 30);
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true });
+  });
+
+  it("takes an empty FERRY_RETENTION_DAYS as unset, and 1 day as the shortest retention", () => {
+    assert.equal(compileConfig({ FERRY_RETENTION_DAYS: "" }, "/").retentionDays, null);
+    assert.equal(compileConfig({ FERRY_RETENTION_DAYS: "1" }, "/").retentionDays, 1);
   });
 
   const bad: [Record<string, string>, RegExp][] = [
@@ -52,6 +60,12 @@ describe("configuration from the environment", () => {
     [{ FERRY_COMPONENTS: "api,web" }, /FERRY_COMPONENTS="api,web" is not valid/],
     [{ FERRY_LOCALKUBE_INSTANT: "yes" }, /FERRY_LOCALKUBE_INSTANT="yes" is not valid/],
     [{ FERRY_LOCALKUBE_FAULTS: "{nope" }, /FERRY_LOCALKUBE_FAULTS/],
+    [{ FERRY_RETENTION_DAYS: "0" }, /FERRY_RETENTION_DAYS="0" is not valid: use a whole number of days from 1 to 36500, or leave it unset/],
+    [{ FERRY_RETENTION_DAYS: "-3" }, /FERRY_RETENTION_DAYS="-3" is not valid/],
+    [{ FERRY_RETENTION_DAYS: "1.5" }, /FERRY_RETENTION_DAYS="1.5" is not valid/],
+    [{ FERRY_RETENTION_DAYS: "30d" }, /FERRY_RETENTION_DAYS="30d" is not valid/],
+    [{ FERRY_RETENTION_DAYS: " 7" }, /FERRY_RETENTION_DAYS=" 7" is not valid/],
+    [{ FERRY_RETENTION_DAYS: "99999" }, /FERRY_RETENTION_DAYS="99999" is not valid/],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${Object.keys(env)[0]}=${Object.values(env)[0]} with a message that says how to fix it`, () => {

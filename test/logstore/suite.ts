@@ -102,6 +102,9 @@ class FlakyStore implements LogStore {
   getChunk(key: TryLogKey, seq: number): Promise<Buffer> {
     return this.inner.getChunk(key, seq);
   }
+  deleteRunLogs(dagId: string, runId: string): Promise<void> {
+    return this.inner.deleteRunLogs(dagId, runId);
+  }
 }
 
 export function logStoreSuite(harness: () => BackendHarness): void {
@@ -210,6 +213,7 @@ export function logStoreSuite(harness: () => BackendHarness): void {
         gets += 1;
         return inner.getChunk(k, s);
       },
+      deleteRunLogs: (d, r) => inner.deleteRunLogs(d, r),
     };
     const stream = streamTryLog(counting, key);
     const iter = stream[Symbol.asyncIterator]();
@@ -367,6 +371,52 @@ export function logStoreSuite(harness: () => BackendHarness): void {
     assert.equal(listed.length, n);
     assert.deepEqual(seqs(listed), range(n));
     assert.equal(listed.reduce((sum, c) => sum + c.bytes, 0), 1.5 * (n - 1) + 2);
+  });
+
+  test("deleteRunLogs removes every try of every task of one run, past 1000 objects, and nothing else", async () => {
+    const h = harness();
+    const store = h.newStore();
+    await store.init();
+    const runId = "manual__2026-01-01T00:00:00+00:00";
+    // 3 tasks x 2 tries x 170 chunks = 1020 objects: more than one S3 list page and one DeleteObjects call.
+    const doomed: TryLogKey[] = ["extract", "count", "load"].flatMap((taskId) =>
+      [1, 2].map((tryNumber) => ({ dagId: "nightly_report", runId, taskId, tryNumber })),
+    );
+    const puts = doomed.flatMap((key) => range(170).map((seq) => ({ key, seq })));
+    await inParallel(puts, 16, ({ key, seq }) => store.putChunk(key, seq, Buffer.from(`${key.taskId} ${seq}\n`)));
+    // Neighbours that share a prefix of the path without being this run.
+    const kept: TryLogKey[] = [
+      { dagId: "nightly_report", runId: `${runId}0`, taskId: "extract", tryNumber: 1 },
+      { dagId: "nightly_report", runId: "manual__2026-01-02T00:00:00+00:00", taskId: "extract", tryNumber: 1 },
+      { dagId: "nightly_report_v2", runId, taskId: "extract", tryNumber: 1 },
+    ];
+    for (const key of kept) await store.putChunk(key, 0, Buffer.from("keep me\n"));
+    assert.equal((await h.listAll(store)).length, puts.length + kept.length);
+
+    await store.deleteRunLogs("nightly_report", runId);
+
+    for (const key of doomed) assert.deepEqual(await store.listChunks(key), [], `${key.taskId}/${key.tryNumber} is gone`);
+    for (const key of kept) assert.equal((await readTryLog(store, key)).toString(), "keep me\n", `${key.dagId}/${key.runId} is kept`);
+    assert.equal((await h.listAll(store)).length, kept.length);
+    // Idempotent: again, and for a run that never had a log.
+    await store.deleteRunLogs("nightly_report", runId);
+    await store.deleteRunLogs("nightly_report", "never-ran");
+    assert.equal((await h.listAll(store)).length, kept.length);
+  });
+
+  test("deleteRunLogs of an id that would escape its folder deletes only that id's logs", async () => {
+    const h = harness();
+    const store = h.newStore();
+    await store.init();
+    const odd: TryLogKey = { dagId: "d", runId: "..", taskId: "t", tryNumber: 1 };
+    const other: TryLogKey = { dagId: "d", runId: "r", taskId: "t", tryNumber: 1 };
+    await store.putChunk(odd, 0, Buffer.from("odd\n"));
+    await store.putChunk(other, 0, Buffer.from("other\n"));
+    await store.deleteRunLogs("d", "..");
+    await store.deleteRunLogs("..", "..");
+    assert.deepEqual(await store.listChunks(odd), []);
+    assert.equal((await readTryLog(store, other)).toString(), "other\n");
+    assert.equal((await h.listAll(store)).length, 1);
   });
 
   test("ids cannot escape their folder, stay distinct, and readable ones stay readable", async () => {

@@ -23,6 +23,7 @@ function switchable(inner: LogStore): LogStore & { down: boolean; puts: number }
     },
     listChunks: (key) => inner.listChunks(key),
     getChunk: (key, seq) => inner.getChunk(key, seq),
+    deleteRunLogs: (dagId, runId) => inner.deleteRunLogs(dagId, runId),
   };
 }
 
