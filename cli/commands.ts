@@ -97,12 +97,25 @@ export async function runsCancel(client: FerryClient, args: ParsedArgs, out: Out
   out(`${res.runId}: ${res.state}`);
 }
 
-export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk: Uint8Array) => void): Promise<void> {
-  const [dagId, runId, taskId] = need(args, 3, "ferry logs DAG RUN TASK [--try N] [--follow]");
+/**
+ * Streams a task's log to `write` as it arrives, never the whole log at once. `write` resolves when the
+ * output can take more, so a slow reader of stdout slows the download instead of filling memory.
+ */
+export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+  const [dagId, runId, taskId] = need(args, 3, "ferry logs DAG RUN TASK [--try N] [--follow|-f] [--tail N]");
   const q = new URLSearchParams();
   if (one(args, "try")) q.set("try", one(args, "try")!);
+  if (one(args, "tail") !== undefined) q.set("tail", one(args, "tail")!);
   if (one(args, "follow")) q.set("follow", "true");
   const res = await client.request("GET", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/tasks/${enc(taskId!)}/logs?${q}`);
   if (!res.body) return;
-  for await (const chunk of res.body) write(chunk as Uint8Array);
+  try {
+    for await (const chunk of res.body) await write(chunk as Uint8Array);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    // The server cuts the body when it cannot go on (its log store or the Pod failed): what was printed
+    // is only part of the log, and the exit status must say so.
+    const cause = (err as Error & { cause?: Error }).cause;
+    throw new CliError(`the log stream broke before the end of the log (${cause?.message ?? (err as Error).message})`);
+  }
 }

@@ -14,13 +14,37 @@ const USAGE = `usage: ferry <command>
   runs list DAG                     list a DAG's runs, newest first
   runs show DAG RUN                 show a run and its tasks
   runs cancel DAG RUN               cancel a run
-  logs DAG RUN TASK [--try N] [--follow]   print a task's log
+  logs DAG RUN TASK [--try N] [--follow|-f] [--tail N]
+                                    print a task's log as it arrives (-f: until the task ends;
+                                    --tail N: only its last N lines)
 
 Client commands read FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN.
 Add --json to dags/runs commands for machine-readable output.`;
 
+/** Short options, each the same as a long one. Words after `--` are left as they are. */
+const ALIASES: Record<string, string> = { "-f": "--follow" };
+
+function expandAliases(argv: string[]): string[] {
+  const end = argv.indexOf("--");
+  return argv.map((a, i) => ((end === -1 || i < end) && ALIASES[a] ? ALIASES[a] : a));
+}
+
+/** Writes to stdout, resolving once it can take more (a slow pipe slows the log download, not memory). */
+function writeOut(chunk: Uint8Array): Promise<void> {
+  if (process.stdout.write(chunk)) return Promise.resolve();
+  return new Promise((resolve) => process.stdout.once("drain", resolve));
+}
+
+// A reader that stops early (`ferry logs ... | head -1`) closes the pipe; the next write then fails with
+// EPIPE. That is the reader's choice, not a failure: exit at once and quietly instead of crashing.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  process.stderr.write(`ferry: cannot write the output: ${err.message}\n`);
+  process.exit(1);
+});
+
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["follow", "json", "help"]);
+  const args = parseArgs(expandAliases(argv), ["follow", "json", "help"]);
   const [cmd, sub] = args.positional;
   if (!cmd || one(args, "help") || cmd === "help") {
     process.stdout.write(USAGE + "\n");
@@ -36,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     case "localkube":
       return runLocalKube(one(args, "port"));
     case "logs":
-      await logs(client(), { ...args, positional: args.positional.slice(1) }, (c) => process.stdout.write(c));
+      await logs(client(), { ...args, positional: args.positional.slice(1) }, writeOut);
       return 0;
     case "dags":
       if (sub === "push") await dagsPush(client(), rest, out);
