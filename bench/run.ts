@@ -6,6 +6,9 @@
 //  - API: GET of a run with its tasks, sequential requests.
 //  - Scheduler pass over many running runs whose tasks are all busy (nothing to move): the cost of
 //    standing still, which grows with the number of long-running runs.
+//  - Large output (bench/large-output.ts): a pod task printing FERRY_BENCH_LOG_MB MiB shipped to the file
+//    store and to S3: rate and Ferry's RSS growth.
+// `npm run bench -- <section>...` runs only the named sections (compile, tasks, scheduler, logs).
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -21,6 +24,7 @@ import { Scheduler } from "../scheduler/scheduler.ts";
 import { saveDagVersion } from "../scheduler/dags.repository.ts";
 import { createRun } from "../scheduler/runs.repository.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
+import { benchLargeOutput } from "./large-output.ts";
 
 const TOKEN = "bench-admin-token-0123456789";
 const WIDTH = Number(process.env.BENCH_TASKS ?? 40);
@@ -137,8 +141,23 @@ async function benchSchedulerIdle(runs: number): Promise<void> {
   }
 }
 
+const SECTIONS: Record<string, () => Promise<void>> = {
+  compile: benchCompile,
+  tasks: async () => {
+    await benchFerry(false);
+    await benchFerry(true);
+  },
+  scheduler: () => benchSchedulerIdle(2000),
+  logs: benchLargeOutput,
+};
+const chosen = process.argv.slice(2);
+const unknown = chosen.filter((name) => !Object.hasOwn(SECTIONS, name));
+if (unknown.length > 0) {
+  console.error(`unknown bench section ${unknown.join(", ")}; the sections are: ${Object.keys(SECTIONS).join(", ")}`);
+  process.exit(2);
+}
+
 console.log(`Ferry benchmarks — node ${process.version}, ${os.cpus().length} cores\n`);
-await benchCompile();
-await benchFerry(false);
-await benchFerry(true);
-await benchSchedulerIdle(2000);
+for (const [name, section] of Object.entries(SECTIONS)) {
+  if (chosen.length === 0 || chosen.includes(name)) await section();
+}
