@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startTestFerry, TEST_TOKEN, type TestFerry } from "../support/ferry.ts";
+import { startTestFerry, TEST_TOKEN, waitFor, type TestFerry } from "../support/ferry.ts";
+import { dagFile } from "../support/api.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const GREET = fileURLToPath(new URL("../fixtures/dags/api-cli-greet.ts", import.meta.url));
@@ -31,19 +32,30 @@ describe("the ferry CLI", { timeout: 120_000 }, () => {
   });
 
   function ferry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+    return ferryBytes(args, env).then((r) => ({ ...r, stdout: r.stdout.toString() }));
+  }
+  /** Runs the CLI with its stdout as bytes; `onStdout` sees each piece as it arrives (and may close the pipe). */
+  function ferryBytes(
+    args: string[],
+    env: Record<string, string | undefined> = {},
+    onStdout?: (chunk: Buffer, stdout: NodeJS.ReadableStream & { destroy(): void }) => void,
+  ): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
     const base: Record<string, string | undefined> = { ...process.env, FERRY_URL: f.url, FERRY_API_TOKEN: TEST_TOKEN, FERRY_DATA_DIR: home, ...env };
     for (const [k, v] of Object.entries(base)) if (v === undefined) delete base[k];
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ["bin/ferry.js", ...args], { cwd: root, env: base as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
+      const stdout: Buffer[] = [];
       let stderr = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c));
+      child.stdout.on("data", (c: Buffer) => {
+        stdout.push(c);
+        onStdout?.(c, child.stdout);
+      });
       child.stderr.on("data", (c: Buffer) => (stderr += c));
       const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
       child.on("error", reject);
       child.on("close", (code) => {
         clearTimeout(timer);
-        resolve({ code, stdout, stderr });
+        resolve({ code, stdout: Buffer.concat(stdout), stderr });
       });
     });
   }
@@ -190,5 +202,46 @@ describe("the ferry CLI", { timeout: 120_000 }, () => {
 
     assert.notEqual(badParam.code, 0);
     assert.match(badParam.stderr, /key=value/);
+  });
+
+  it("logs -f streams a running task's log to the end: exactly the printed bytes", async () => {
+    const dagId = "cli_follow";
+    // Bytes that are not UTF-8, lines printed over time, and no final newline.
+    const script = "printf 'a\\377\\376b\\n'; sleep 0.3; printf 'line 2\\n'; sleep 0.3; printf '\\200end'";
+    const printed = Buffer.concat([Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x0a]), Buffer.from("line 2\n"), Buffer.from([0x80]), Buffer.from("end")]);
+    const body = `podTask("t", { image: "alpine:3.20", command: ["sh", "-c", ${JSON.stringify(script)}] });`;
+    assert.equal((await f.api("POST", "/api/v1/dags", dagFile(dagId, body))).status, 201);
+    assert.equal((await f.api("POST", `/api/v1/dags/${dagId}/runs`, { runId: "f1" })).status, 201);
+    await waitFor("the task to run", async () => (await f.api("GET", `/api/v1/dags/${dagId}/runs/f1`)).body?.tasks?.[0]?.state === "running");
+
+    const r = await ferryBytes(["logs", dagId, "f1", "t", "-f"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.equals(printed), `the printed bytes, got ${JSON.stringify(r.stdout.toString("latin1"))}`);
+
+    const tail = await ferryBytes(["logs", dagId, "f1", "t", "--tail", "2"]);
+    assert.equal(tail.code, 0, tail.stderr);
+    assert.ok(tail.stdout.equals(Buffer.concat([Buffer.from("line 2\n"), Buffer.from([0x80]), Buffer.from("end")])), "the last two lines");
+
+    const bad = await ferry(["logs", dagId, "f1", "t", "--tail", "-1"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /tail/);
+    assert.match(bad.stderr, /bad_request/);
+  });
+
+  it("exits quietly when its stdout is closed early (ferry logs -f ... | head -1)", async () => {
+    const dagId = "cli_epipe";
+    const script = "i=0; while [ $i -lt 300 ]; do echo \"line $i\"; i=$((i+1)); sleep 0.1; done";
+    const body = `podTask("t", { image: "alpine:3.20", command: ["sh", "-c", ${JSON.stringify(script)}] });`;
+    assert.equal((await f.api("POST", "/api/v1/dags", dagFile(dagId, body))).status, 201);
+    assert.equal((await f.api("POST", `/api/v1/dags/${dagId}/runs`, { runId: "p1" })).status, 201);
+    await waitFor("the task to run", async () => (await f.api("GET", `/api/v1/dags/${dagId}/runs/p1`)).body?.tasks?.[0]?.state === "running");
+
+    // The reader goes away after the first piece, as `head -1` does; the CLI's next write meets EPIPE.
+    const r = await ferryBytes(["logs", dagId, "p1", "t", "-f"], {}, (_chunk, stdout) => stdout.destroy());
+    assert.equal(r.stderr, "", "no stack trace, no message");
+    assert.equal(r.code, 0);
+    assert.match(r.stdout.toString(), /^line 0\n/);
+    assert.equal((await f.api("GET", `/api/v1/dags/${dagId}/runs/p1`)).body.tasks[0].state, "running", "it stopped because its reader left, not because the log ended");
+    assert.equal((await f.api("POST", `/api/v1/dags/${dagId}/runs/p1/cancel`)).status, 200);
   });
 });
