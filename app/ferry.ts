@@ -92,6 +92,8 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         log: (m) => log.child("localkube").info(m),
         faults: config.localkube.faults,
         instant: config.localkube.instant,
+        logMaxBytes: config.localkube.logMaxBytes,
+        logMaxFiles: config.localkube.logMaxFiles,
         ...opts.localkube,
       });
       closers.push(() => localkube!.close());
@@ -152,6 +154,9 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       executor = new Executor(db, kube, logStore, await newWakeup(), log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
         pendingTimeoutMs: config.podPendingTimeoutMs,
+        logFlushIntervalMs: config.logFlushIntervalMs,
+        logChunkBytes: config.logChunkBytes,
+        logDrainTimeoutMs: config.logDrainTimeoutMs,
         workerImage: config.workerImage,
         workerApiUrl: () => workerApiUrl,
         workerSecret: credentials.workerSecret,

@@ -54,6 +54,8 @@ export async function runLocalKube(portArg: string | undefined): Promise<number>
     log: (m) => log.info(m),
     faults: config.localkube.faults,
     instant: config.localkube.instant,
+    logMaxBytes: config.localkube.logMaxBytes,
+    logMaxFiles: config.localkube.logMaxFiles,
   });
   const kubeconfig = path.join(config.dataDir, "kubeconfig");
   await lk.writeKubeconfig(kubeconfig, config.namespace);

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { evict, loseNode } from "./disruption.ts";
 import { EventRecorder } from "./events.ts";
 import { Faults, type FaultConfig, type FaultController } from "./faults.ts";
+import { DEFAULT_LOG_LIMITS, type LogLimits } from "./logs.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { newNamespace, watchNamespaceCleanup } from "./namespaces.ts";
 import { detectIsolation } from "./process.ts";
@@ -33,6 +34,10 @@ export interface LocalKubeOptions {
   instant?: boolean;
   /** How long the events of a deleted pod are kept (default 60). */
   eventRetentionSeconds?: number;
+  /** Container log rotation, as the kubelet's containerLogMaxSize: a log file is rotated before it would pass this many bytes (default 10 MiB). */
+  logMaxBytes?: number;
+  /** As the kubelet's containerLogMaxFiles: log files kept per container, the current one included (default 5, at least 2). */
+  logMaxFiles?: number;
 }
 
 export interface LocalKube {
@@ -48,6 +53,7 @@ export { OUTPUT_ANNOTATION, EXIT_CODE_ANNOTATION, TERMINATION_MESSAGE_ANNOTATION
 
 export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube> {
   if (!opts.workerCommand?.length) throw new Error("localkube: workerCommand must name an executable");
+  const logLimits = logLimitsOf(opts);
   const log = opts.log ?? (() => {});
   const root = join(opts.dataDir, "localkube");
   // Pod state lives only in memory, so pod dirs left by an earlier run belong to nothing.
@@ -62,7 +68,7 @@ export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube>
   const faults = new Faults(opts.faults ?? {}, opts.faultSeed);
   const events = new EventRecorder(store, { keepAfterDeleteMs: (opts.eventRetentionSeconds ?? 60) * 1000, max: 5000 });
   const instant = opts.instant === true;
-  const runtime = new Runtime(store, { root, workerImage: opts.workerImage, workerCommand: opts.workerCommand, isolation, log, faults, events, instant });
+  const runtime = new Runtime(store, { root, workerImage: opts.workerImage, workerCommand: opts.workerCommand, isolation, log, faults, events, instant, logLimits });
   if (instant) log("localkube: instant mode: pods finish at once with scripted results, nothing is spawned");
   else if (!runtime.memoryLimitsEnforced) log("localkube: cannot measure process memory here (no /proc): memory limits are not enforced");
 
@@ -114,4 +120,13 @@ export async function startLocalKube(opts: LocalKubeOptions): Promise<LocalKube>
       return closing;
     },
   };
+}
+
+/** The kubelet refuses containerLogMaxFiles below 2 (the current file plus the one being rotated). */
+function logLimitsOf(opts: LocalKubeOptions): LogLimits {
+  const maxBytes = opts.logMaxBytes ?? DEFAULT_LOG_LIMITS.maxBytes;
+  const maxFiles = opts.logMaxFiles ?? DEFAULT_LOG_LIMITS.maxFiles;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new Error(`localkube: logMaxBytes must be a whole number of bytes >= 1, got ${maxBytes}`);
+  if (!Number.isSafeInteger(maxFiles) || maxFiles < 2) throw new Error(`localkube: logMaxFiles must be a whole number >= 2, got ${maxFiles}`);
+  return { maxBytes, maxFiles };
 }

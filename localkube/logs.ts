@@ -1,12 +1,16 @@
 // Container log capture and serving. The file uses the CRI log format the kubelet reads
 // (`<RFC3339Nano> <stream> <P|F> <content>\n`, P = partial line), so every byte keeps its arrival time
 // and stream while the raw output is still reconstructible exactly. Each write appends whole records
-// and only then advances `size`, so readers never see half a record and each follower gets every byte
-// once, in order.
+// and only then advances the segment's `size`, so readers never see half a record and each follower
+// gets every byte once, in order.
+//
+// Rotation copies the kubelet's container log manager: once the file would pass `maxBytes` it is renamed
+// to `<name>.log.<timestamp>` and a fresh `<name>.log` is started, keeping at most `maxFiles` files in
+// all. New requests read only the current file, as the kubelet serves only `0.log`. Unlike a kubelet,
+// rotation is checked at each write, at a record boundary, instead of every 10 s.
 
 import { EventEmitter } from "node:events";
-import { closeSync, openSync, writeSync, readFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, openSync, read, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 
 const baseNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -25,15 +29,47 @@ function parseTsNs(ts: string): bigint {
   return BigInt(secs) * 1_000_000n + BigInt(frac);
 }
 
+/** The kubelet's `20060102-150405` suffix, plus nanoseconds: localkube may rotate many times a second. */
+function rotatedSuffix(ns: bigint): string {
+  const iso = formatNs(ns);
+  return `${iso.slice(0, 10).replaceAll("-", "")}-${iso.slice(11, 19).replaceAll(":", "")}.${iso.slice(20, 29)}`;
+}
+
 const NL = 0x0a;
 
+export interface LogLimits {
+  /** A write that would take the current file past this many bytes starts a new file first. */
+  maxBytes: number;
+  /** Files kept per container, the current one included (the kubelet's containerLogMaxFiles, >= 2). */
+  maxFiles: number;
+}
+
+/** The kubelet's defaults: containerLogMaxSize 10Mi, containerLogMaxFiles 5. */
+export const DEFAULT_LOG_LIMITS: LogLimits = { maxBytes: 10 * 1024 * 1024, maxFiles: 5 };
+
+/**
+ * One file of a container's log. `sealed` means no byte will be added (it was rotated away, or the
+ * container ended); `next` is the file that replaced it, if any.
+ */
+export interface Segment {
+  size: number;
+  sealed: boolean;
+  next?: Segment;
+}
+
 export class LogFile extends EventEmitter {
-  /** Bytes of complete records on disk; readers never read past it. */
-  size = 0;
+  /** The file at `path`, the only one new readers see. */
+  current: Segment = { size: 0, sealed: false };
   ended = false;
   private fd: number | undefined;
+  /** Rotated files still on disk, oldest first. */
+  private readonly rotated: string[] = [];
+  private lastRotationNs = 0n;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    private readonly limits: LogLimits = DEFAULT_LOG_LIMITS,
+  ) {
     super();
     this.setMaxListeners(0);
     this.fd = openSync(path, "a");
@@ -42,18 +78,32 @@ export class LogFile extends EventEmitter {
   write(stream: "stdout" | "stderr", chunk: Buffer): void {
     if (this.fd === undefined || chunk.length === 0) return;
     const ts = formatNs(nowNs());
-    const parts: Buffer[] = [];
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = () => {
+      if (batchBytes === 0) return;
+      // Synchronous so `size` is exact the moment a 'data' listener runs.
+      writeAll(this.fd!, Buffer.concat(batch, batchBytes));
+      this.current.size += batchBytes;
+      batch = [];
+      batchBytes = 0;
+    };
     let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(NL, start);
       const end = nl === -1 ? chunk.length : nl;
-      parts.push(Buffer.from(`${ts} ${stream} ${nl === -1 ? "P" : "F"} `), chunk.subarray(start, end), Buffer.from("\n"));
+      const rec = Buffer.concat([Buffer.from(`${ts} ${stream} ${nl === -1 ? "P" : "F"} `), chunk.subarray(start, end), Buffer.from("\n")]);
       start = end + 1;
+      const used = this.current.size + batchBytes;
+      // A record never straddles two files; one bigger than the limit fills a fresh file on its own.
+      if (used > 0 && used + rec.length > this.limits.maxBytes) {
+        flush();
+        this.rotate();
+      }
+      batch.push(rec);
+      batchBytes += rec.length;
     }
-    const rec = Buffer.concat(parts);
-    // Synchronous so `size` is exact the moment a 'data' listener runs; log volume here is small.
-    writeSync(this.fd, rec);
-    this.size += rec.length;
+    flush();
     this.emit("data");
   }
 
@@ -61,15 +111,50 @@ export class LogFile extends EventEmitter {
     if (this.ended) return;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.current.sealed = true;
     this.ended = true;
     this.emit("end");
   }
 
-  /** Output lines reconstructed from disk (for FallbackToLogsOnError). */
+  /**
+   * Renames the current file away and starts a new one, then deletes the oldest rotated files beyond
+   * `maxFiles`. Emits 'rotate' with the new segment while its file is at `path`, so a follower can open
+   * it before any later rotation could delete it. If the new file cannot be made, the current one is
+   * kept and simply grows, as the kubelet renames a log back when the runtime cannot reopen it.
+   */
+  private rotate(): void {
+    let ns = nowNs();
+    if (ns <= this.lastRotationNs) ns = this.lastRotationNs + 1n;
+    const to = `${this.path}.${rotatedSuffix(ns)}`;
+    let fd: number;
+    try {
+      renameSync(this.path, to);
+    } catch {
+      return;
+    }
+    try {
+      fd = openSync(this.path, "a");
+    } catch {
+      renameSync(to, this.path);
+      return;
+    }
+    this.lastRotationNs = ns;
+    closeSync(this.fd!);
+    this.fd = fd;
+    this.rotated.push(to);
+    while (this.rotated.length > this.limits.maxFiles - 1) rmSync(this.rotated.shift()!, { force: true });
+    const next: Segment = { size: 0, sealed: false };
+    this.current.sealed = true;
+    this.current.next = next;
+    this.current = next;
+    this.emit("rotate", next);
+  }
+
+  /** Output lines of the current file reconstructed from disk (for FallbackToLogsOnError), as a kubelet reads them. */
   tailText(lines: number, maxBytes: number): string {
     const out: Buffer[] = [];
     let line: Buffer[] = [];
-    for (const r of splitRecords(readFileSync(this.path).subarray(0, this.size))) {
+    for (const r of splitRecords(readFileSync(this.path).subarray(0, this.current.size))) {
       line.push(r.content);
       if (r.full) {
         line.push(Buffer.from("\n"));
@@ -81,6 +166,11 @@ export class LogFile extends EventEmitter {
     const buf = Buffer.concat(out.slice(-lines));
     return buf.subarray(Math.max(0, buf.length - maxBytes)).toString("utf8");
   }
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 interface LogRecord {
@@ -129,9 +219,32 @@ function tailOffset(buf: Buffer, n: number): number {
   return lineStarts.length <= n ? 0 : lineStarts[lineStarts.length - n];
 }
 
-/** Streams a container log into `res` (headers already sent); resolves when done or the client left. */
+const readAt = (fd: number, buf: Buffer, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+
+/** The first `size` bytes of a file. */
+async function readHead(fd: number, size: number): Promise<Buffer> {
+  const buf = Buffer.alloc(size);
+  let got = 0;
+  while (got < size) {
+    const n = await readAt(fd, buf.subarray(got), size - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+/**
+ * Streams a container log into `res` (headers already sent); resolves when done or the client left.
+ * It reads the current file only; a follower then carries on through each file that replaces it, from
+ * its start. Every file is opened in the same tick that makes it current (here, or in the 'rotate'
+ * listener), so a rotation between two awaits can neither swap a file under the reader nor delete
+ * one it has yet to read: an open descriptor still reads a file that rotation unlinked.
+ */
 export async function streamLog(file: LogFile, res: ServerResponse, opts: LogOptions): Promise<void> {
-  const fh = await open(file.path, "r");
+  let seg = file.current;
+  let fd = openSync(file.path, "r");
+  const ahead = new Map<Segment, number>();
   let gone = false;
   let wake: (() => void) | undefined;
   const poke = () => wake?.();
@@ -139,26 +252,29 @@ export async function streamLog(file: LogFile, res: ServerResponse, opts: LogOpt
     gone = true;
     poke();
   };
+  const onRotate = (next: Segment) => {
+    try {
+      ahead.set(next, openSync(file.path, "r"));
+    } catch {
+      // Missing from `ahead`: the follower stops with an error rather than skip that file's bytes.
+    }
+  };
   res.on("close", onClose);
   file.on("data", poke);
   file.on("end", poke);
+  if (opts.follow) file.on("rotate", onRotate);
   try {
     let offset = 0;
-    if (opts.tailLines !== undefined) {
-      const size = file.size;
-      const buf = Buffer.alloc(size);
-      await fh.read(buf, 0, size, 0);
-      offset = tailOffset(buf, opts.tailLines);
-    }
+    if (opts.tailLines !== undefined) offset = tailOffset(await readHead(fd, seg.size), opts.tailLines);
     let atLineStart = true;
     let sent = 0;
     let leftover = Buffer.alloc(0);
     const chunk = Buffer.alloc(64 * 1024);
     for (;;) {
-      const ended = file.ended; // read before size: if ended, size is final
-      while (!gone && offset < file.size) {
-        const want = Math.min(chunk.length, file.size - offset);
-        const { bytesRead } = await fh.read(chunk, 0, want, offset);
+      const sealed = seg.sealed; // read before size: if sealed, size is final
+      while (!gone && offset < seg.size) {
+        const want = Math.min(chunk.length, seg.size - offset);
+        const bytesRead = await readAt(fd, chunk, want, offset);
         if (bytesRead === 0) break;
         offset += bytesRead;
         const buf = leftover.length ? Buffer.concat([leftover, chunk.subarray(0, bytesRead)]) : Buffer.from(chunk.subarray(0, bytesRead));
@@ -182,10 +298,25 @@ export async function streamLog(file: LogFile, res: ServerResponse, opts: LogOpt
         sent += data.length;
         if (data.length && !(await write(res, data))) return;
       }
-      if (gone || !opts.follow || (ended && offset >= file.size)) return;
+      if (gone || !opts.follow) return;
+      if (sealed && offset >= seg.size) {
+        if (!seg.next) return; // the container ended
+        const nextFd = ahead.get(seg.next);
+        if (nextFd === undefined) {
+          res.destroy(new Error("localkube: could not open the rotated container log"));
+          return;
+        }
+        ahead.delete(seg.next);
+        closeSync(fd);
+        fd = nextFd;
+        seg = seg.next;
+        offset = 0;
+        leftover = Buffer.alloc(0); // records never straddle files, so this is empty already
+        continue;
+      }
       await new Promise<void>((resolve) => {
         wake = resolve;
-        if (file.ended !== ended || offset < file.size || gone) resolve();
+        if (seg.sealed !== sealed || offset < seg.size || gone) resolve();
       });
       wake = undefined;
     }
@@ -193,8 +324,10 @@ export async function streamLog(file: LogFile, res: ServerResponse, opts: LogOpt
     res.off("close", onClose);
     file.off("data", poke);
     file.off("end", poke);
-    await fh.close();
-    if (!res.writableEnded) res.end();
+    file.off("rotate", onRotate);
+    closeSync(fd);
+    for (const f of ahead.values()) closeSync(f);
+    if (!res.writableEnded && !res.destroyed) res.end();
   }
 }
 

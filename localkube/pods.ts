@@ -237,7 +237,9 @@ export async function podLog(store: Store, runtime: Runtime, ns: string, name: s
   if (sinceTime) {
     const ms = Date.parse(sinceTime);
     if (Number.isNaN(ms)) throw badRequest(`parsing time "${sinceTime}" as "2006-01-02T15:04:05Z07:00": cannot parse`);
-    sinceNs = BigInt(ms) * 1_000_000n;
+    // The API server passes sinceTime on to the kubelet as RFC3339 in whole seconds, so a fraction is
+    // dropped and the lines from the start of that second come back too.
+    sinceNs = BigInt(Math.floor(ms / 1000)) * 1_000_000_000n;
   } else if (sinceSeconds !== undefined) sinceNs = nowNs() - BigInt(sinceSeconds) * 1_000_000_000n;
   if (boolParam(q, "previous")) throw badRequest(`previous terminated container "${cname}" in pod "${name}" not found`);
   if (!pod.spec.nodeName) {

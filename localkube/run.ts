@@ -5,7 +5,7 @@ import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LogFile } from "./logs.ts";
+import { LogFile, type LogLimits } from "./logs.ts";
 import type { KObject, Store } from "./store.ts";
 
 export const MAX_MESSAGE = 4096;
@@ -44,7 +44,7 @@ export interface Run extends Ref {
 }
 
 /** A fresh run for a pod: its own directory with a work dir, an empty termination-log and the log file. */
-export function createRun(root: string, pod: KObject): Run {
+export function createRun(root: string, pod: KObject, logLimits: LogLimits): Run {
   const c = pod.spec.containers[0];
   const uid: string = pod.metadata.uid;
   const dir = join(root, "pods", `${pod.metadata.namespace}_${pod.metadata.name}_${uid}`);
@@ -56,7 +56,7 @@ export function createRun(root: string, pod: KObject): Run {
   const run: Run = {
     ...refOf(pod),
     dir,
-    logs: new LogFile(join(dir, `${c.name}.log`)),
+    logs: new LogFile(join(dir, `${c.name}.log`), logLimits),
     messageFile,
     containerID: `localkube://${randomBytes(32).toString("hex")}`,
     finished: false,

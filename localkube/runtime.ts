@@ -12,7 +12,7 @@ import { containerPath, type EventRecorder, type EventSource, type PodEventSpec 
 import type { Faults } from "./faults.ts";
 import { pullLoop } from "./imagepull.ts";
 import { instantScript } from "./instant.ts";
-import type { LogFile } from "./logs.ts";
+import type { LogFile, LogLimits } from "./logs.ts";
 import { MemoryWatcher } from "./oom.ts";
 import { containerEnv } from "./podenv.ts";
 import { markCreating, markPodFailed, markRunning, markTerminated, markWaiting, rfc3339, isTerminal, NODE_NAME } from "./podstatus.ts";
@@ -33,6 +33,7 @@ export interface RuntimeOptions {
   faults: Faults;
   events: EventRecorder;
   instant: boolean;
+  logLimits: LogLimits;
 }
 
 export class Runtime {
@@ -176,7 +177,7 @@ export class Runtime {
 
   private launch(pod: KObject): void {
     const c = pod.spec.containers[0];
-    const run = createRun(this.opts.root, pod);
+    const run = createRun(this.opts.root, pod, this.opts.logLimits);
     this.runs.set(run.uid, run);
     if (this.opts.instant) return this.launchInstant(run, pod);
 

@@ -17,7 +17,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.podPendingTimeoutMs, 300_000);
     assert.deepEqual(c.components, { api: true, scheduler: true, executor: true });
     assert.equal(c.retentionDays, null, "runs and logs are kept forever unless asked");
-    assert.deepEqual(c.localkube, { faults: {}, instant: false });
+    assert.deepEqual(c.localkube, { faults: {}, instant: false, logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 5 });
   });
 
   it("reads every setting", () => {
@@ -35,6 +35,8 @@ describe("configuration from the environment", () => {
         FERRY_LOCALKUBE_FAULTS: '{"errorRate":0.1}',
         FERRY_LOCALKUBE_INSTANT: "true",
         FERRY_RETENTION_DAYS: "30",
+        FERRY_LOCALKUBE_LOG_MAX_BYTES: "65536",
+        FERRY_LOCALKUBE_LOG_MAX_FILES: "2",
       },
       "/",
     );
@@ -44,7 +46,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
     assert.equal(c.podPendingTimeoutMs, 60_000);
     assert.equal(c.retentionDays, 30);
-    assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true });
+    assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });
   });
 
   it("takes an empty FERRY_RETENTION_DAYS as unset, and 1 day as the shortest retention", () => {
@@ -60,6 +62,9 @@ describe("configuration from the environment", () => {
     [{ FERRY_COMPONENTS: "api,web" }, /FERRY_COMPONENTS="api,web" is not valid/],
     [{ FERRY_LOCALKUBE_INSTANT: "yes" }, /FERRY_LOCALKUBE_INSTANT="yes" is not valid/],
     [{ FERRY_LOCALKUBE_FAULTS: "{nope" }, /FERRY_LOCALKUBE_FAULTS/],
+    [{ FERRY_LOCALKUBE_LOG_MAX_BYTES: "10Mi" }, /FERRY_LOCALKUBE_LOG_MAX_BYTES="10Mi" is not valid: use a whole number from 1 to 1099511627776/],
+    [{ FERRY_LOCALKUBE_LOG_MAX_BYTES: "0" }, /FERRY_LOCALKUBE_LOG_MAX_BYTES="0" is not valid/],
+    [{ FERRY_LOCALKUBE_LOG_MAX_FILES: "1" }, /FERRY_LOCALKUBE_LOG_MAX_FILES="1" is not valid: use a whole number from 2 to 1000/],
     [{ FERRY_RETENTION_DAYS: "0" }, /FERRY_RETENTION_DAYS="0" is not valid: use a whole number of days from 1 to 36500, or leave it unset/],
     [{ FERRY_RETENTION_DAYS: "-3" }, /FERRY_RETENTION_DAYS="-3" is not valid/],
     [{ FERRY_RETENTION_DAYS: "1.5" }, /FERRY_RETENTION_DAYS="1.5" is not valid/],

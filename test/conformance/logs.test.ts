@@ -1,11 +1,13 @@
 // Conformance: the log subresource through client-node's Log (follow, sinceTime) and
-// readNamespacedPodLog — streaming, end of stream, timestamps, tailLines, limitBytes, sinceTime, errors,
-// and the log's lifetime (readable after exit, 404 once the Pod is deleted).
+// readNamespacedPodLog — streaming, end of stream, timestamps, tailLines, limitBytes, sinceTime (whole
+// seconds, and resuming a follow from a line's own timestamp), errors, and the log's lifetime (readable
+// after exit, 404 once the Pod is deleted). Log rotation needs a small rotation size, so it is tested in
+// test/localkube/rotation.test.ts.
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
-import { apiError, logStream, logText, openTarget, pod, raw, running, terminal, until, WAIT, waitForPod, type Target } from "./target.ts";
+import { apiError, logStream, logText, openTarget, pod, raw, running, sleep, terminal, until, WAIT, waitForPod, type Target } from "./target.ts";
 
 let t: Target;
 before(async () => {
@@ -99,6 +101,44 @@ describe("pod logs", { concurrency: true }, () => {
     const future = new Date(Date.now() + 10 * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
     assert.equal(await logText(t, "since", { sinceTime: future }), "");
     assert.equal(await logText(t, "since", { sinceTime: past, tailLines: 1 }), "late\n");
+  });
+
+  it("sinceTime counts whole seconds: a fraction is dropped, so the lines from the start of that second come back", async () => {
+    await create(pod("since-frac", ["sh", "-c", "echo early; sleep 2; echo late; echo later"]));
+    await finished("since-frac");
+    const stamped = (await read("since-frac", { timestamps: true })).trim().split("\n");
+    assert.deepEqual(stamped.map((l) => STAMP.exec(l)?.[2]), ["early", "late", "later"]);
+    // The API server hands sinceTime on to the kubelet as RFC3339 in whole seconds. A server that kept the
+    // fraction would answer "" here: both late lines are before the last nanosecond of their second.
+    const lateSecond = Math.floor(Date.parse(STAMP.exec(stamped[1])![1]) / 1000) * 1000;
+    const cut = new Date(lateSecond).toISOString().slice(0, 19) + ".999999999Z";
+    assert.equal(await logText(t, "since-frac", { sinceTime: cut }), "late\nlater\n");
+  });
+
+  it("a follow from a line's own timestamp (sinceTime + timestamps) repeats that line byte for byte and carries on to the end", async () => {
+    // How a log copy resumes: ask from the last timestamp it stored and drop the lines it already has.
+    await create(pod("resume", ["sh", "-c", "echo one; sleep 2; echo two; sleep 2; echo three"]));
+    const deadline = Date.now() + WAIT.terminal;
+    let seen = "";
+    while (!seen.includes(" two\n")) {
+      if (Date.now() > deadline) throw new Error(`"two" never appeared; log: ${JSON.stringify(seen)}`);
+      await sleep(WAIT.poll);
+      try {
+        seen = await read("resume", { timestamps: true });
+      } catch {
+        // not started yet
+      }
+    }
+    const twoLine = seen.split("\n")[1];
+    assert.equal(STAMP.exec(twoLine)?.[2], "two");
+    const f = await logStream(t, "resume", { follow: true, timestamps: true, sinceTime: STAMP.exec(twoLine)![1] });
+    await f.ended;
+    const lines = f.text().split("\n");
+    assert.equal(lines.pop(), "");
+    assert.equal(lines[0], twoLine, "the line at sinceTime comes back with the same stamp");
+    assert.deepEqual(lines.map((l) => STAMP.exec(l)?.[2]), ["two", "three"]);
+    const final = await read("resume", { timestamps: true });
+    assert.ok(final.endsWith(f.text()), "the follow's lines are the log's own, stamps included");
   });
 
   it("invalid options are 422 Invalid", async () => {

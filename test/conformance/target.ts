@@ -77,8 +77,9 @@ export async function openTarget(): Promise<Target> {
   } else {
     kind = "localkube";
     const dir = await mkdtemp(join(tmpdir(), "ferry-conformance-"));
-    // The worker image is a localkube feature this suite never uses; any executable will do.
-    const lk = await startLocalKube({ dataDir: dir, workerImage: "ferry-conformance/unused", workerCommand: [process.execPath] });
+    // The worker image is a localkube feature this suite never uses; any executable will do. Logs rotate
+    // at 64 KiB (a kubelet's default is 10 MiB) so the log tests read through the rotating path.
+    const lk = await startLocalKube({ dataDir: dir, workerImage: "ferry-conformance/unused", workerCommand: [process.execPath], logMaxBytes: 64 * 1024 });
     kc = new KubeConfig();
     kc.loadFromString(lk.kubeconfig());
     shutdown = async () => {

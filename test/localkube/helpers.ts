@@ -12,6 +12,8 @@ import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../../loc
 
 export const WORKER_IMAGE = "ferry/worker:test";
 export const WORKER_COMMAND = [process.execPath, "-e", "console.log('worker', process.argv.slice(1).join(' '))"];
+/** Container logs rotate at this size in tests (a kubelet's default is 10 MiB), so every test reads through rotation. */
+export const TEST_LOG_MAX_BYTES = 64 * 1024;
 
 export interface Env {
   lk: LocalKube;
@@ -23,7 +25,7 @@ export interface Env {
 
 export async function setup(extra: Partial<LocalKubeOptions> = {}): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), "localkube-test-"));
-  const lk = await startLocalKube({ dataDir: dir, workerImage: WORKER_IMAGE, workerCommand: WORKER_COMMAND, ...extra });
+  const lk = await startLocalKube({ dataDir: dir, workerImage: WORKER_IMAGE, workerCommand: WORKER_COMMAND, logMaxBytes: TEST_LOG_MAX_BYTES, ...extra });
   const kc = new KubeConfig();
   kc.loadFromString(lk.kubeconfig());
   return {

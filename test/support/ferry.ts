@@ -52,7 +52,8 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
     log: createLogger("ferry", quiet, false),
     scheduler: { pollIntervalMs: 200 },
     executor: { pollIntervalMs: 200, logFlushIntervalMs: 200, ...opts.executor },
-    localkube: opts.localkube,
+    // Small log files, so every test's Pod logs go through localkube's rotation (a kubelet rotates at 10 MiB).
+    localkube: { logMaxBytes: 64 * 1024, ...opts.localkube },
   });
   const url = ferry.url!;
   const api: TestFerry["api"] = async (method, route, body, headers = {}) => {
