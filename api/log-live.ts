@@ -1,10 +1,10 @@
 // The one place that asks a Pod for "its log from byte N on": the log route serves what the store
-// holds first and then this remainder. Today the Pod's log is read from its start and the first N bytes
-// are skipped, which is exact only while the kubelet has not rotated the container's log file; the
-// planned replacement resumes by time (sinceTime with timestamps=true) and keeps this signature.
-import { Writable } from "node:stream";
-import { kubeFailure, openPodLog, type Kube } from "../executor/kube.ts";
-import { CONTAINER_NAME } from "../executor/pod-spec.ts";
+// holds first and then this remainder. It resumes by time, from the try's log checkpoint (sinceTime with
+// timestamps=true, see executor/pod-log-resume.ts), so it stays exact after the kubelet rotated the
+// container's log file, exactly as the executor's own copy does.
+import { kubeFailure, type Kube } from "../executor/kube.ts";
+import { CheckpointTrail } from "../executor/pod-log-resume.ts";
+import { openPodLogFrom } from "../executor/pod-log-reader.ts";
 import type { TryLogInfo } from "../executor/tries.repository.ts";
 
 /** Takes the next bytes of the log; resolving means "send more" (backpressure reaches the Pod's stream). */
@@ -30,35 +30,16 @@ export type LiveRemainder =
  */
 export async function openLiveRemainder(
   kube: Kube,
-  tr: Pick<TryLogInfo, "namespace" | "podName">,
+  tr: Pick<TryLogInfo, "namespace" | "podName" | "logCheckpoint">,
   fromByte: number,
   sink: LiveSink,
   opts: { follow: boolean },
 ): Promise<LiveRemainder> {
-  let seen = 0;
-  let sinkFailed = false;
-  let abort: () => void = () => {};
-  const skipper = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      const skip = Math.max(0, fromByte - seen);
-      seen += chunk.length;
-      if (skip >= chunk.length) return callback();
-      sink(skip === 0 ? chunk : chunk.subarray(skip)).then(
-        () => callback(),
-        (err: Error) => {
-          sinkFailed = true;
-          abort();
-          callback(err);
-        },
-      );
-    },
-  });
-  // The sink's failure is answered by aborting the Pod's stream; the error itself has been seen.
-  skipper.on("error", () => {});
+  // A checkpoint past fromByte cannot cover it (the store was read before the checkpoint moved on):
+  // then the log is read from its start, which is exact as long as nothing was rotated away.
+  const start = tr.logCheckpoint && tr.logCheckpoint.offset <= fromByte ? tr.logCheckpoint : null;
   try {
-    const stream = await openPodLog(kube, tr.namespace, tr.podName, CONTAINER_NAME, skipper, { follow: opts.follow });
-    abort = stream.abort;
-    if (sinkFailed) stream.abort(); // the sink gave up before the request had fully opened
+    const stream = await openPodLogFrom(kube, tr, fromByte, new CheckpointTrail(start), sink, opts);
     return { kind: "streaming", abort: stream.abort, done: stream.done };
   } catch (err) {
     const f = kubeFailure(err);

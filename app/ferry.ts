@@ -154,6 +154,9 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       executor = new Executor(db, kube, logStore, await newWakeup(), log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
         pendingTimeoutMs: config.podPendingTimeoutMs,
+        logFlushIntervalMs: config.logFlushIntervalMs,
+        logChunkBytes: config.logChunkBytes,
+        logDrainTimeoutMs: config.logDrainTimeoutMs,
         workerImage: config.workerImage,
         workerApiUrl: () => workerApiUrl,
         workerSecret: credentials.workerSecret,

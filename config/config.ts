@@ -32,6 +32,11 @@ export interface FerryConfig {
   maxRunningTasks: number;
   /** A Pod that cannot start (image pull errors, no node) fails its try after this long. @default 300000 (5 min) */
   podPendingTimeoutMs: number;
+  /** Log shipping: how long a printed byte may wait before it is put to the store, the largest chunk, and how
+   * long a read of an ended container's log may go without progress. @default 1000 ms, 1 MiB, 10000 ms */
+  logFlushIntervalMs: number;
+  logChunkBytes: number;
+  logDrainTimeoutMs: number;
   /**
    * localkube only: faults to inject (FERRY_LOCALKUBE_FAULTS, JSON), instant Pods (FERRY_LOCALKUBE_INSTANT),
    * and container log rotation as a kubelet's containerLogMaxSize / containerLogMaxFiles
@@ -134,6 +139,9 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
     podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
+    logFlushIntervalMs: integer(env, "FERRY_LOG_FLUSH_INTERVAL_MS", 1000, 50, 60_000),
+    logChunkBytes: integer(env, "FERRY_LOG_CHUNK_BYTES", 1024 * 1024, 4096, 64 * 1024 * 1024),
+    logDrainTimeoutMs: integer(env, "FERRY_LOG_DRAIN_TIMEOUT_SECONDS", 10, 1, 3600) * 1000,
     localkube: {
       faults: localkubeFaults(env),
       instant: flag(env, "FERRY_LOCALKUBE_INSTANT"),

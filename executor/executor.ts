@@ -21,11 +21,14 @@ import { PodControl } from "./pod-control.ts";
 import { newHandle, observePod, type TryHandle } from "./try-handle.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
+import { addTryEvents } from "./try-events.repository.ts";
 import {
   adoptTries,
   claimTasks,
+  markLogDone,
   markReclaimed,
   markTryRunning,
+  saveLogProgress,
   recordOutcome,
   renewLeases,
   runResults,
@@ -48,8 +51,12 @@ export interface ExecutorOptions {
   leaseMs?: number;
   /** A Pod still pending after this long with an image or scheduling problem fails its try. @default 300000 */
   pendingTimeoutMs?: number;
-  /** @default 1000 */
+  /** Longest a printed byte waits before it is put to the log store. @default 1000 */
   logFlushIntervalMs?: number;
+  /** Largest log chunk put to the store. @default 1048576 */
+  logChunkBytes?: number;
+  /** After a container ended, how long a read of its log may go without progress. @default 10000 */
+  logDrainTimeoutMs?: number;
 }
 
 export class Executor {
@@ -72,7 +79,15 @@ export class Executor {
     private readonly log: Logger,
     opts: ExecutorOptions,
   ) {
-    this.o = { pollIntervalMs: 1000, leaseMs: 30_000, pendingTimeoutMs: 300_000, logFlushIntervalMs: 1000, ...opts };
+    this.o = {
+      pollIntervalMs: 1000,
+      leaseMs: 30_000,
+      pendingTimeoutMs: 300_000,
+      logFlushIntervalMs: 1000,
+      logChunkBytes: 1024 * 1024,
+      logDrainTimeoutMs: 10_000,
+      ...opts,
+    };
     this.pods = new PodControl(kube, log);
     this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
   }
@@ -233,7 +248,7 @@ export class Executor {
   /** Moves one try along from what we know of its Pod. Safe to call any number of times. */
   private async progress(h: TryHandle): Promise<void> {
     if (this.stopped || h.finalizing || this.handles.get(h.t.podName) !== h) return;
-    if (h.t.endedAt) return this.reclaim(h);
+    if (h.t.endedAt) return this.finishLog(h);
     if (!h.created && !h.pod && !h.gone) {
       if (!h.stopRequested) return this.ensurePod(h);
       if (h.creating) return; // the create's answer decides (ensurePod deletes the Pod if it was made)
@@ -275,10 +290,17 @@ export class Executor {
       this.kube,
       this.store,
       { dagId: h.t.dagId, runId: h.t.runId, taskId: h.t.taskId, tryNumber: h.t.tryNumber },
-      h.t.podName,
+      { namespace: h.t.namespace, podName: h.t.podName },
       () => this.containerState(h),
       this.log.child("logs"),
-      { flushIntervalMs: this.o.logFlushIntervalMs },
+      {
+        flushIntervalMs: this.o.logFlushIntervalMs,
+        chunkBytes: this.o.logChunkBytes,
+        drainTimeoutMs: this.o.logDrainTimeoutMs,
+        checkpoint: h.t.logCheckpoint,
+        saveProgress: (p) => saveLogProgress(this.db, this.id, h.t, p.bytes, p.checkpoint),
+        note: (n) => this.note(h, n.type, n.reason, n.message),
+      },
     );
     const shipping = h.shipper.run();
     h.shipping = shipping;
@@ -366,36 +388,67 @@ export class Executor {
     await notifyWakeup(this.db, "tasks");
   }
 
-  /** Once the Pod has finished (or is gone): wait for its log to be stored, record the outcome, delete it. */
+  /**
+   * Once the Pod has finished (or is gone): records the outcome at once, so the run moves on, then
+   * waits for the log copy to end and only then deletes the Pod.
+   */
   private async finalize(h: TryHandle): Promise<void> {
     if (h.finalizing) return;
     h.finalizing = true;
     try {
-      const shipped: ShipResult = h.shipping ? await h.shipping : await this.storedSoFar(h);
-      if (this.stopped) {
-        h.finalizing = false; // shutting down: the adopting executor records the outcome
-        return;
-      }
+      if (this.stopped) return; // shutting down: the adopting executor records the outcome
       const finished = h.pod && !h.stuck ? assessPod(h.pod, new Date(), this.o.pendingTimeoutMs) : null;
       const o = judgeTry({
         cancelled: h.stopRequested,
         pod: finished?.kind === "finished" ? finished.outcome : null,
         stuck: h.stuck,
-        log: shipped,
+        log: { complete: false, bytes: h.shipper?.bytesStored ?? 0 },
       });
       await this.record(h, o);
-    } catch (err) {
-      h.finalizing = false; // try again on the next pass
-      throw err;
+      this.note(h, o.tryState === "success" ? "Normal" : "Warning", o.reason ?? "Ended", endedMessage(o));
+    } finally {
+      h.finalizing = false;
     }
-    h.finalizing = false;
+    await this.finishLog(h);
+  }
+
+  /** Ends the try's log copy (resuming it if this executor adopted the try), then reclaims the Pod. */
+  private async finishLog(h: TryHandle): Promise<void> {
+    if (h.logDone) return this.reclaim(h);
+    if (h.logFinishing) return;
+    h.logFinishing = true;
+    try {
+      let shipped: ShipResult;
+      if (h.t.logComplete) shipped = { complete: true, bytes: 0, problem: null };
+      else if (!h.shipping && (h.gone || !h.markedRunning || h.stuck)) shipped = await this.storedSoFar(h);
+      else {
+        this.startShipping(h);
+        shipped = await h.shipping!;
+      }
+      if (this.stopped || this.handles.get(h.t.podName) !== h) return;
+      if (!h.t.logComplete) await markLogDone(this.db, this.id, h.t, shipped.complete, shipped.bytes);
+      h.logDone = true;
+    } finally {
+      h.logFinishing = false;
+    }
     await this.reclaim(h);
   }
 
-  /** For a try whose Pod was never read here (it vanished): what earlier copies stored. */
+  /** For a try whose copy never ran here: what earlier copies stored (its Pod never ran, or vanished). */
   private async storedSoFar(h: TryHandle): Promise<ShipResult> {
     const chunks = await this.store.listChunks({ dagId: h.t.dagId, runId: h.t.runId, taskId: h.t.taskId, tryNumber: h.t.tryNumber });
-    return { complete: !h.gone, bytes: chunks.reduce((n, c) => n + c.bytes, 0) };
+    const bytes = chunks.reduce((n, c) => n + c.bytes, 0);
+    // A container that never ran printed nothing, so its (empty) log is whole.
+    if (!h.markedRunning || h.stuck) return { complete: true, bytes, problem: null };
+    const problem = "the Pod vanished before its log was copied to the end";
+    this.note(h, "Warning", "LogIncomplete", `${problem}; ${bytes} bytes were stored`);
+    return { complete: false, bytes, problem };
+  }
+
+  /** Adds one of Ferry's own events to the try's account; never fails the try. */
+  private note(h: TryHandle, type: "Normal" | "Warning", reason: string, message: string): void {
+    const write = addTryEvents(this.db, h.t.taskInstanceId, h.t.tryNumber, [{ source: "ferry", type, reason, message }]);
+    this.track(write.catch((err) => this.log.warn("could not record a try event", { pod: h.t.podName, reason, err })));
   }
 
   /** Deletes a finished try's Pod (its log is safe by now) and lets go of the try. */
@@ -410,4 +463,12 @@ export class Executor {
       h.finalizing = false;
     }
   }
+}
+
+/** The line the try's events get when its container ended. */
+function endedMessage(o: { tryState: string; exitCode: number | null; reason: string | null; message: string | null }): string {
+  const parts = [`the try ended: ${o.tryState}`];
+  if (o.exitCode !== null) parts.push(`exit code ${o.exitCode}`);
+  if (o.message) parts.push(o.message);
+  return parts.join("; ");
 }

@@ -95,13 +95,17 @@ export async function openPodLog(
   podName: string,
   container: string,
   sink: Writable,
-  opts: { follow: boolean },
+  opts: { follow: boolean; timestamps?: boolean; sinceTime?: string },
 ): Promise<PodLogStream> {
   let settle!: (v: "ended" | "broken") => void;
   const done = new Promise<"ended" | "broken">((r) => (settle = r));
   sink.once("pipe", (source: Readable) => source.on("error", () => settle("broken")));
   // The sink finishes once client-node's pipe has handed it every byte and ended it.
   sink.once("finish", () => settle("ended"));
-  const controller = await kube.logs.log(namespace, podName, container, sink as never, { follow: opts.follow });
+  const controller = await kube.logs.log(namespace, podName, container, sink as never, {
+    follow: opts.follow,
+    timestamps: opts.timestamps ?? false,
+    ...(opts.sinceTime ? { sinceTime: opts.sinceTime } : {}),
+  });
   return { abort: () => controller.abort(), done };
 }

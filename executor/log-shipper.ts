@@ -1,16 +1,23 @@
 // Copies one Pod's output to the log store while it runs, so that the log is durable within about a
-// second of being printed and complete once the container ends. After a crash or a broken stream the
-// copy resumes by byte offset: the container's log is re-read from its start and what the store already
-// holds is skipped, so no byte is lost or stored twice.
-import { Writable } from "node:stream";
+// second of being printed and complete once the container ends. Reads go through timestamp
+// checkpoints (pod-log-reader.ts), so a copy that broke, or one an adopting executor resumes after a
+// crash, carries on exactly where the store left off even after the kubelet rotated the log file.
+//
+// Every wait is bounded once the container has ended: a read that makes no progress for
+// drainTimeoutMs is given up and read again, and after a few such tries the copy ends incomplete and
+// says why. Only the store may hold the copy up without bound: a store that is down delays the log,
+// never drops it, and reading from the Pod pauses meanwhile so memory stays bounded.
 import type { Logger } from "../app/logger.ts";
 import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
 import { TryLogWriter } from "../logstore/writer.ts";
-import { CONTAINER_NAME } from "./pod-spec.ts";
-import { kubeFailure, openPodLog, type Kube, type PodLogStream } from "./kube.ts";
+import { kubeFailure, type Kube } from "./kube.ts";
+import { CheckpointTrail, type LogCheckpoint, type LogGap } from "./pod-log-resume.ts";
+import { openPodLogFrom, type PodLogFromStream } from "./pod-log-reader.ts";
 
 /** Unstored log bytes held in memory per try before reading from the Pod pauses. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Reads of an ended container's log that may fail to finish before the copy gives up. */
+const READS_AFTER_END = 3;
 
 export type ContainerState = "waiting" | "running" | "finished" | "gone";
 
@@ -18,29 +25,65 @@ export interface ShipResult {
   /** True when the whole output up to the container's end is in the store. */
   complete: boolean;
   bytes: number;
+  /** Why the log is not complete, when it is not. */
+  problem: string | null;
+}
+
+export interface LogProgress {
+  bytes: number;
+  checkpoint: LogCheckpoint | null;
+}
+
+/** What the copy tells the executor about itself, for the try's events. */
+export interface ShipperNote {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
 }
 
 export interface LogShipperOptions {
+  /** Longest a printed byte waits in memory before it is put. @default 1000 */
   flushIntervalMs?: number;
-  /** After the container ended, how long the open stream may take to drain before it is re-read. @default 10000 */
+  /** Largest chunk put to the store. @default 1 MiB */
+  chunkBytes?: number;
+  /** After the container ended, how long a read may go without progress before it is read again. @default 10000 */
   drainTimeoutMs?: number;
+  /** The checkpoint Postgres holds for this try (null for a new copy). */
+  checkpoint?: LogCheckpoint | null;
+  /** Persists how far the store has the log (called as chunks land; calls never overlap). */
+  saveProgress?: (p: LogProgress) => Promise<void>;
+  note?: (n: ShipperNote) => void;
 }
+
+type ReadOutcome = "ended" | "not_started" | "not_found" | "error" | "stalled" | "stopped";
 
 export class LogShipper {
   private stateChanged: (() => void) | null = null;
   private stopped = false;
-  private stream: PodLogStream | null = null;
+  private stream: PodLogFromStream | null = null;
+  private writer: TryLogWriter | null = null;
+  private readonly trail: CheckpointTrail;
+  private saving: Promise<void> | null = null;
+  private saveAgain = false;
+  private storeDown = false;
 
   constructor(
     private readonly kube: Kube,
     private readonly store: LogStore,
     private readonly key: TryLogKey,
-    private readonly podName: string,
+    private readonly pod: { namespace: string; podName: string },
     /** The container's state as the executor last saw it. */
     private readonly state: () => ContainerState,
     private readonly log: Logger,
     private readonly opts: LogShipperOptions = {},
-  ) {}
+  ) {
+    this.trail = new CheckpointTrail(opts.checkpoint ?? null);
+  }
+
+  /** Bytes of this try's log known to be in the store. */
+  get bytesStored(): number {
+    return this.writer?.bytesStored ?? 0;
+  }
 
   /** The executor calls this when the Pod's state changes, so waits end promptly. */
   poke(): void {
@@ -73,44 +116,66 @@ export class LogShipper {
   }
 
   async run(): Promise<ShipResult> {
-    const { writer, storedBytes } = await TryLogWriter.resume(this.store, this.key, { flushIntervalMs: this.opts.flushIntervalMs ?? 1000 });
-    let offset = storedBytes;
+    const { writer } = await TryLogWriter.resume(this.store, this.key, {
+      flushIntervalMs: this.opts.flushIntervalMs ?? 1000,
+      maxChunkBytes: this.opts.chunkBytes,
+      onStored: (bytes) => {
+        if (this.storeDown) {
+          this.storeDown = false;
+          this.opts.note?.({ type: "Normal", reason: "LogStoreRecovered", message: `the log store took the log again (${bytes} bytes stored)` });
+        }
+        this.saveProgress();
+      },
+      onRetry: (err, attempt) => {
+        if (attempt === 3 && !this.storeDown) {
+          this.storeDown = true;
+          const message = `the log store refused the log (${(err as Error)?.message ?? err}); retrying with backoff, the Pod is kept until its log is stored`;
+          this.log.warn("log store unavailable; retrying", { pod: this.pod.podName, err });
+          this.opts.note?.({ type: "Warning", reason: "LogStoreUnavailable", message });
+        }
+      },
+    });
+    this.writer = writer;
+    let problem: string | null = null;
     let complete = false;
     let backoffMs = 250;
+    let readsAfterEnd = 0;
     try {
       while (!this.stopped) {
         const state = this.state();
-        if (state === "gone") break;
+        if (state === "gone") {
+          problem = "the Pod was deleted before its log was read to the end";
+          break;
+        }
         if (state === "waiting") {
           await this.waitForChange(2000);
           continue;
         }
-        const attempt = await this.copyOnce(writer, offset);
-        offset = attempt.offset;
-        if (attempt.outcome === "stopped") break;
-        if (attempt.outcome === "ended" && this.state() === "finished") {
+        const outcome = await this.readOnce(writer);
+        if (outcome === "stopped") break;
+        const ended = this.state() === "finished";
+        if (outcome === "ended" && ended) {
           complete = true;
           break;
         }
-        if (attempt.outcome === "not_found") break;
-        if (attempt.outcome === "not_started") {
-          // A container that ended without ever starting (bad command, image never pulled) has no log.
-          if (this.state() === "finished") {
-            complete = true;
-            break;
-          }
-          await this.waitForChange(1000);
-          continue;
+        if (outcome === "not_found") {
+          problem = "the Pod was deleted before its log was read to the end";
+          break;
         }
-        if (attempt.outcome === "error") {
+        if (outcome === "not_started" && ended) {
+          complete = true; // a container that ended without starting (bad command, no image) printed nothing
+          break;
+        }
+        if (ended && ++readsAfterEnd >= READS_AFTER_END) {
+          problem = `the Pod's log could not be read to its end (${READS_AFTER_END} reads after the container ended ${outcome === "stalled" ? "stalled" : "failed"})`;
+          break;
+        }
+        if (outcome === "error") {
           await this.waitForChange(backoffMs);
           backoffMs = Math.min(backoffMs * 2, 10_000);
-        }
-        if (attempt.outcome === "ended") {
-          // Ended before we saw the container finish: either the connection dropped or the watch has
-          // not told us yet. Give the watch a moment, then resume from `offset`.
-          await this.waitForChange(500);
-        }
+        } else if (outcome === "not_started") await this.waitForChange(1000);
+        // Ended before the container did: the connection dropped, or the watch has not told us yet.
+        else if (outcome === "ended") await this.waitForChange(500);
       }
     } finally {
       if (this.stopped) {
@@ -123,61 +188,98 @@ export class LogShipper {
         await writer.close();
       }
     }
-    return { complete, bytes: writer.bytesStored };
+    await this.saving?.catch(() => {});
+    await this.persist().catch(() => {});
+    if (problem) {
+      this.log.warn("log copy incomplete", { pod: this.pod.podName, problem, bytes: writer.bytesStored });
+      this.opts.note?.({ type: "Warning", reason: "LogIncomplete", message: `${problem}; ${writer.bytesStored} bytes were stored` });
+    }
+    return { complete: complete && !this.stopped, bytes: writer.bytesStored, problem: this.stopped ? "the executor stopped" : problem };
   }
 
-  /** One log request, from the start of the container's output, skipping `skip` bytes already stored. */
-  private async copyOnce(
-    writer: TryLogWriter,
-    skip: number,
-  ): Promise<{ outcome: "ended" | "not_started" | "not_found" | "error" | "stalled" | "stopped"; offset: number }> {
-    let received = 0;
-    let offset = skip;
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        const start = Math.max(0, skip - received);
-        received += chunk.length;
-        if (start < chunk.length) {
-          const part = start === 0 ? chunk : chunk.subarray(start);
-          writer.write(part);
-          offset += part.length;
+  /** One read of the Pod's log, from the first byte the writer has not been given yet. */
+  private async readOnce(writer: TryLogWriter): Promise<ReadOutcome> {
+    let blocked = 0;
+    let lastProgress = Date.now();
+    const sink = async (bytes: Buffer) => {
+      lastProgress = Date.now();
+      writer.write(bytes);
+      // While the store lags (or is down), stop reading the Pod's log instead of buffering without end.
+      if (writer.bytesBuffered > MAX_BUFFERED_BYTES) {
+        blocked += 1;
+        try {
+          await writer.flush();
+        } finally {
+          blocked -= 1;
+          lastProgress = Date.now();
         }
-        // While the store lags (or is down), stop reading the Pod's log instead of buffering without end.
-        if (writer.bytesBuffered > MAX_BUFFERED_BYTES) writer.flush().then(() => cb(), cb);
-        else cb();
-      },
-    });
-    let stream: PodLogStream;
+      }
+    };
+    let stream: PodLogFromStream;
     try {
-      stream = await openPodLog(this.kube, this.kube.namespace, this.podName, CONTAINER_NAME, sink, { follow: true });
+      stream = await openPodLogFrom(this.kube, this.pod, writer.bytesAccepted, this.trail, sink, { follow: true });
       this.stream = stream;
       if (this.stopped) stream.abort(); // stop() came while the request was opening
     } catch (err) {
       const f = kubeFailure(err);
-      if (f.code === 404) return { outcome: "not_found", offset };
-      if (f.code === 400 || f.code === 204) return { outcome: "not_started", offset };
-      this.log.warn("log stream failed; retrying", { pod: this.podName, code: f.code, message: f.message });
-      return { outcome: "error", offset };
+      if (f.code === 404) return "not_found";
+      if (f.code === 400 || f.code === 204) return "not_started";
+      this.log.warn("log stream failed; retrying", { pod: this.pod.podName, code: f.code, message: f.message });
+      return "error";
     }
-    // A stream that hangs (no end, no error) after the container has finished is read again.
-    let finishedSince: number | null = null;
-    for (;;) {
-      const state = this.state();
-      const over = state === "finished" || state === "gone";
-      if (over) finishedSince ??= Date.now();
-      const drainMs = this.opts.drainTimeoutMs ?? 10_000;
-      const wait = finishedSince === null ? 30_000 : Math.max(0, finishedSince + drainMs - Date.now());
-      const result = await Promise.race([stream.done, this.waitForChange(wait).then(() => "tick" as const)]);
-      if (result === "ended") return { outcome: "ended", offset };
-      if (result === "broken") return { outcome: "error", offset };
-      if (this.stopped) {
-        stream.abort();
-        return { outcome: "stopped", offset };
+    const drainMs = this.opts.drainTimeoutMs ?? 10_000;
+    try {
+      for (;;) {
+        const over = this.state() !== "running";
+        // An ended container's stream must end by itself soon; one that goes quiet (and is not
+        // waiting on the store) is given up and read again.
+        const wait = over ? Math.max(0, lastProgress + drainMs - Date.now()) : 30_000;
+        const result = await Promise.race([stream.done, this.waitForChange(Math.max(wait, 10)).then(() => "tick" as const)]);
+        if (result === "ended") return "ended";
+        if (result === "broken") return this.stopped ? "stopped" : "error";
+        if (this.stopped) {
+          stream.abort();
+          return "stopped";
+        }
+        if (this.state() !== "running" && blocked === 0 && Date.now() - lastProgress >= drainMs) {
+          stream.abort();
+          return "stalled";
+        }
       }
-      if (finishedSince !== null && Date.now() - finishedSince >= drainMs) {
-        stream.abort();
-        return { outcome: "stalled", offset };
+    } finally {
+      const gap = stream.gap();
+      if (gap) {
+        const message = `the output between ${gap.expected} and ${gap.found} had been rotated out of the Pod's log before it could be copied`;
+        this.log.warn("log gap", { pod: this.pod.podName, ...gap });
+        this.opts.note?.({ type: "Warning", reason: "LogGap", message });
       }
+      this.stream = null;
     }
+  }
+
+  /** Persists the stored size and its checkpoint; one save at a time, the latest state winning. */
+  private saveProgress(): void {
+    if (!this.opts.saveProgress) return;
+    if (this.saving) {
+      this.saveAgain = true;
+      return;
+    }
+    this.saving = this.persist()
+      .catch((err) => this.log.warn("could not save log progress; it is saved again with the next chunk", { pod: this.pod.podName, err }))
+      .finally(() => {
+        this.saving = null;
+        if (this.saveAgain) {
+          this.saveAgain = false;
+          this.saveProgress();
+        }
+      });
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.opts.saveProgress || !this.writer) return;
+    const bytes = this.writer.bytesStored;
+    const checkpoint = this.trail.at(bytes);
+    this.trail.prune(bytes);
+    await this.opts.saveProgress({ bytes, checkpoint });
   }
 }

@@ -4,6 +4,7 @@
 import type { Db, Queryable } from "../db/db.ts";
 import { podNameFor } from "./pod-names.ts";
 import type { TryVerdict } from "./pod-outcome.ts";
+import type { LogCheckpoint } from "./pod-log-resume.ts";
 
 export interface ActiveTry {
   taskInstanceId: string;
@@ -19,13 +20,17 @@ export interface ActiveTry {
   params: Record<string, unknown>;
   state: "queued" | "running" | "success" | "failed" | "cancelled";
   startedAt: Date | null;
-  /** Set once the outcome is recorded; the Pod may still need deleting. */
+  /** Set once the outcome is recorded; the log may still be uploading and the Pod need deleting. */
   endedAt: Date | null;
+  /** The whole log is stored (or what could be: see the try's events); only the Pod is left to delete. */
+  logComplete: boolean;
+  /** Where a log copy resumes (see pod-log-resume.ts). */
+  logCheckpoint: LogCheckpoint | null;
 }
 
 const TRY_SELECT = `
   SELECT t.task_instance_id, t.try_number, t.namespace, t.pod_name, t.state, t.started_at, t.ended_at,
-         ti.run_pk, ti.task_id, r.dag_id, r.run_id, r.dag_version, r.logical_date, r.params
+         t.log_complete, t.log_resume_since, t.log_resume_offset, ti.run_pk, ti.task_id, r.dag_id, r.run_id, r.dag_version, r.logical_date, r.params
     FROM task_tries t
     JOIN task_instances ti ON ti.id = t.task_instance_id
     JOIN dag_runs r ON r.id = ti.run_pk`;
@@ -46,7 +51,13 @@ function toTry(r: Record<string, unknown>): ActiveTry {
     state: r.state as ActiveTry["state"],
     startedAt: (r.started_at as Date | null) ?? null,
     endedAt: (r.ended_at as Date | null) ?? null,
+    logComplete: r.log_complete === true,
+    logCheckpoint: checkpointOf(r),
   };
+}
+
+function checkpointOf(r: Record<string, unknown>): LogCheckpoint | null {
+  return r.log_resume_since ? { since: r.log_resume_since as string, offset: Number(r.log_resume_offset) } : null;
 }
 
 /** Takes up to `limit` scheduled tasks: each gets its next try number, a try row and a Pod name. */
@@ -160,7 +171,8 @@ export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o:
     // Only the lease holder records (a fence against an executor that lost its lease while alive).
     const recorded = await tx.query(
       `UPDATE task_tries SET state = $3, ended_at = now(), exit_code = $4, reason = $5, message = $6,
-              started_at = COALESCE(started_at, $7), log_complete = $8, log_bytes = $9
+              started_at = COALESCE(started_at, $7), log_complete = $8, log_bytes = GREATEST(log_bytes, $9),
+              log_finished_at = CASE WHEN $8 THEN now() END
         WHERE task_instance_id = $1 AND try_number = $2 AND ended_at IS NULL AND executor_id = $10
         RETURNING 1`,
       [t.taskInstanceId, t.tryNumber, o.tryState, o.exitCode, o.reason, truncate(o.message), o.startedAt, o.logComplete, o.logBytes, executorId],
@@ -195,6 +207,26 @@ export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o:
 
 function truncate(s: string | null, max = 4096): string | null {
   return s && s.length > max ? s.slice(0, max) : s;
+}
+
+/** How far the store has the try's log, as its copy goes (fenced: only the lease holder writes). */
+export async function saveLogProgress(db: Queryable, executorId: string, t: ActiveTry, bytes: number, checkpoint: LogCheckpoint | null): Promise<void> {
+  await db.query(
+    `UPDATE task_tries SET log_bytes = GREATEST(log_bytes, $3),
+            log_resume_since = COALESCE($4, log_resume_since), log_resume_offset = COALESCE($5, log_resume_offset)
+      WHERE task_instance_id = $1 AND try_number = $2 AND executor_id = $6 AND NOT log_complete`,
+    [t.taskInstanceId, t.tryNumber, bytes, checkpoint?.since ?? null, checkpoint?.offset ?? null, executorId],
+  );
+}
+
+/** The log copy is over: all of it is stored, or all that could be (the try's events say why not). */
+export async function markLogDone(db: Queryable, executorId: string, t: ActiveTry, complete: boolean, bytes: number): Promise<void> {
+  const rows = await db.query(
+    `UPDATE task_tries SET log_complete = $3, log_bytes = GREATEST(log_bytes, $4), log_finished_at = COALESCE(log_finished_at, now())
+      WHERE task_instance_id = $1 AND try_number = $2 AND executor_id = $5 RETURNING 1`,
+    [t.taskInstanceId, t.tryNumber, complete, bytes, executorId],
+  );
+  if (rows.length === 0) throw new LeaseLostError(t.podName);
 }
 
 export async function markReclaimed(db: Queryable, executorId: string, t: ActiveTry): Promise<void> {
@@ -235,12 +267,14 @@ export interface TryLogInfo {
   logComplete: boolean;
   podReclaimed: boolean;
   endedAt: Date | null;
+  /** Where a read of the live Pod's log resumes after the stored bytes (see pod-log-resume.ts). */
+  logCheckpoint: LogCheckpoint | null;
 }
 
 /** The try a log request is about: `tryNumber`, or the latest. */
 export async function findTry(db: Queryable, taskInstanceId: string, tryNumber: number | null): Promise<TryLogInfo | null> {
   const [r] = await db.query(
-    `SELECT pod_name, namespace, try_number, state, log_complete, pod_reclaimed, ended_at FROM task_tries
+    `SELECT pod_name, namespace, try_number, state, log_complete, pod_reclaimed, ended_at, log_resume_since, log_resume_offset FROM task_tries
       WHERE task_instance_id = $1 AND ($2::int IS NULL OR try_number = $2)
       ORDER BY try_number DESC LIMIT 1`,
     [taskInstanceId, tryNumber],
@@ -254,6 +288,7 @@ export async function findTry(db: Queryable, taskInstanceId: string, tryNumber: 
         logComplete: r.log_complete as boolean,
         podReclaimed: r.pod_reclaimed as boolean,
         endedAt: (r.ended_at as Date | null) ?? null,
+        logCheckpoint: checkpointOf(r),
       }
     : null;
 }

@@ -19,6 +19,10 @@ export interface TryHandle {
   stopRequested: boolean;
   stuck: { reason: string; message: string } | null;
   finalizing: boolean;
+  /** The log copy is being ended (after the outcome was recorded). */
+  logFinishing: boolean;
+  /** The log copy has ended and Postgres knows: only the Pod is left to delete. */
+  logDone: boolean;
   /** The API server accepted a delete of the Pod. */
   deleteIssued: boolean;
   /** The API server accepted a stop of the running Pod (its deadline lowered to end it now). */
@@ -43,6 +47,8 @@ export function newHandle(t: ActiveTry, created: boolean): TryHandle {
     stopRequested: false,
     stuck: null,
     finalizing: false,
+    logFinishing: false,
+    logDone: false,
     deleteIssued: false,
     stopIssued: false,
     creating: false,

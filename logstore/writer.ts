@@ -22,6 +22,8 @@ export interface TryLogWriterOptions {
   maxRetries?: number;
   /** Told about every failed put (for logging / metrics); the writer retries on its own. */
   onRetry?: (err: unknown, attempt: number, seq: number) => void;
+  /** Told after each chunk lands, with the offset up to which the log is now stored. */
+  onStored?: (bytesStored: number) => void;
 }
 
 type ResumeOptions = Omit<TryLogWriterOptions, "startSeq" | "startBytes">;
@@ -59,6 +61,7 @@ export class TryLogWriter {
   private readonly retryMaxMs: number;
   private readonly maxRetries: number;
   private readonly onRetry?: TryLogWriterOptions["onRetry"];
+  private readonly onStored?: TryLogWriterOptions["onStored"];
 
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -84,6 +87,7 @@ export class TryLogWriter {
     this.retryMaxMs = opts.retryMaxMs ?? 30_000;
     this.maxRetries = opts.maxRetries ?? Infinity;
     this.onRetry = opts.onRetry;
+    this.onStored = opts.onStored;
     this.seq = opts.startSeq ?? 0;
     this.accepted = this.stored = opts.startBytes ?? 0;
     if (!(this.maxChunkBytes >= 1)) throw new Error("TryLogWriter: maxChunkBytes must be >= 1");
@@ -93,6 +97,11 @@ export class TryLogWriter {
   /** Offset into the try's log up to which every byte is durably stored. */
   get bytesStored(): number {
     return this.stored;
+  }
+
+  /** Offset just past the last byte written to the writer (stored or not). */
+  get bytesAccepted(): number {
+    return this.accepted;
   }
 
   /** Bytes written but not yet stored (grows while the store is failing). */
@@ -214,6 +223,7 @@ export class TryLogWriter {
       this.drop(size);
       this.seq += 1;
       this.stored += size;
+      this.onStored?.(this.stored);
       this.waiters = this.waiters.filter((w) => {
         if (w.upTo > this.stored) return true;
         w.resolve();

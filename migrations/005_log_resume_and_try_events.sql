@@ -5,6 +5,10 @@
 -- time (with timestamps), drops the older lines and skips what the store already holds past that offset.
 ALTER TABLE task_tries ADD COLUMN log_resume_since text;
 ALTER TABLE task_tries ADD COLUMN log_resume_offset bigint;
+-- A try's outcome is recorded as soon as its container ends; its log copy may finish later (a log store
+-- that is down holds it up, never loses it). This is when the copy ended, complete or not.
+ALTER TABLE task_tries ADD COLUMN log_finished_at timestamptz;
+UPDATE task_tries SET log_finished_at = ended_at WHERE log_complete OR pod_reclaimed;
 
 -- Ferry's account of each try, beside its log and never mixed into it: what Ferry did and saw (created
 -- the Pod, stopped it on a cancel and for whom, the container's end, a log copy that could not finish)

@@ -17,6 +17,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.podPendingTimeoutMs, 300_000);
     assert.deepEqual(c.components, { api: true, scheduler: true, executor: true });
     assert.equal(c.retentionDays, null, "runs and logs are kept forever unless asked");
+    assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [1000, 1024 * 1024, 10_000]);
     assert.deepEqual(c.localkube, { faults: {}, instant: false, logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 5 });
   });
 
@@ -32,6 +33,9 @@ describe("configuration from the environment", () => {
         FERRY_LOG_STORE: "s3://logs/ferry",
         FERRY_COMPONENTS: "scheduler,executor",
         FERRY_POD_PENDING_TIMEOUT_SECONDS: "60",
+        FERRY_LOG_FLUSH_INTERVAL_MS: "250",
+        FERRY_LOG_CHUNK_BYTES: "65536",
+        FERRY_LOG_DRAIN_TIMEOUT_SECONDS: "3",
         FERRY_LOCALKUBE_FAULTS: '{"errorRate":0.1}',
         FERRY_LOCALKUBE_INSTANT: "true",
         FERRY_RETENTION_DAYS: "30",
@@ -45,6 +49,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.logStoreUrl, "s3://logs/ferry");
     assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
     assert.equal(c.podPendingTimeoutMs, 60_000);
+    assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [250, 65536, 3000]);
     assert.equal(c.retentionDays, 30);
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });
   });
@@ -61,6 +66,8 @@ describe("configuration from the environment", () => {
     [{ FERRY_API_TOKEN: "short" }, /FERRY_API_TOKEN is too short/],
     [{ FERRY_COMPONENTS: "api,web" }, /FERRY_COMPONENTS="api,web" is not valid/],
     [{ FERRY_LOCALKUBE_INSTANT: "yes" }, /FERRY_LOCALKUBE_INSTANT="yes" is not valid/],
+    [{ FERRY_LOG_FLUSH_INTERVAL_MS: "10" }, /FERRY_LOG_FLUSH_INTERVAL_MS="10" is not valid: use a whole number from 50 to 60000/],
+    [{ FERRY_LOG_CHUNK_BYTES: "1k" }, /FERRY_LOG_CHUNK_BYTES="1k" is not valid/],
     [{ FERRY_LOCALKUBE_FAULTS: "{nope" }, /FERRY_LOCALKUBE_FAULTS/],
     [{ FERRY_LOCALKUBE_LOG_MAX_BYTES: "10Mi" }, /FERRY_LOCALKUBE_LOG_MAX_BYTES="10Mi" is not valid: use a whole number from 1 to 1099511627776/],
     [{ FERRY_LOCALKUBE_LOG_MAX_BYTES: "0" }, /FERRY_LOCALKUBE_LOG_MAX_BYTES="0" is not valid/],
