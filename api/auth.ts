@@ -49,6 +49,13 @@ export function authHook(settings: AuthSettings) {
   };
 }
 
+/** Who made a request, in words for the records Ferry keeps of it ("cancelled ... by the admin token"). */
+export function describePrincipal(p: Principal | undefined): string {
+  if (p?.kind === "admin") return "the admin token";
+  if (p?.kind === "worker") return "a worker token";
+  return "an unknown caller";
+}
+
 export function workerMayRead(req: FastifyRequest, secret: string, dagId: string, version: number): boolean {
   if (req.principal?.kind === "admin") return true;
   return req.principal?.kind === "worker" && sameSecret(req.principal.token, workerTokenFor(secret, dagId, version));

@@ -3,6 +3,7 @@ import type { DagRow } from "../scheduler/dags.repository.ts";
 import type { RunRow, TaskInstanceView } from "../scheduler/runs.repository.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
 import type { TryView } from "../executor/tries.repository.ts";
+import type { TryEvent, TryEventsSummary } from "../executor/try-events.repository.ts";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -76,7 +77,7 @@ export function decodeCursor(cursor: string): unknown[] | null {
   }
 }
 
-export function tryBody(t: TryView) {
+export function tryBody(t: TryView, events: TryEventsSummary) {
   return {
     tryNumber: t.tryNumber,
     state: t.state,
@@ -89,5 +90,14 @@ export function tryBody(t: TryView) {
     message: t.message,
     logComplete: t.logComplete,
     logBytes: t.logBytes,
+    events: {
+      count: events.count,
+      warnings: events.warnings,
+      lastWarning: events.lastWarning && { ...events.lastWarning, at: iso(events.lastWarning.at) },
+    },
   };
+}
+
+export function tryEventBody(e: TryEvent) {
+  return { at: iso(e.at), source: e.source, type: e.type, reason: e.reason, message: e.message, count: e.count, lastAt: iso(e.lastAt) };
 }

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, handleError } from "./errors.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { dagRoutes, MAX_DAG_SOURCE_BYTES } from "./routes/dags.ts";
 import { healthRoutes, requestCounter } from "./routes/health.ts";
 import { logRoutes } from "./routes/logs.ts";
@@ -29,6 +30,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     dagRoutes(api, deps);
     runRoutes(api, deps);
     logRoutes(api, deps);
+    eventRoutes(api, deps);
   });
   return app;
 }

@@ -101,21 +101,58 @@ export async function runsCancel(client: FerryClient, args: ParsedArgs, out: Out
  * Streams a task's log to `write` as it arrives, never the whole log at once. `write` resolves when the
  * output can take more, so a slow reader of stdout slows the download instead of filling memory.
  */
-export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk: Uint8Array) => Promise<void>): Promise<void> {
-  const [dagId, runId, taskId] = need(args, 3, "ferry logs DAG RUN TASK [--try N] [--follow|-f] [--tail N]");
+export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk: Uint8Array) => Promise<void>, err: Out): Promise<void> {
+  const [dagId, runId, taskId] = need(args, 3, "ferry logs DAG RUN TASK [--try N] [--follow|-f] [--tail N] [--no-events]");
   const q = new URLSearchParams();
   if (one(args, "try")) q.set("try", one(args, "try")!);
   if (one(args, "tail") !== undefined) q.set("tail", one(args, "tail")!);
   if (one(args, "follow")) q.set("follow", "true");
-  const res = await client.request("GET", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/tasks/${enc(taskId!)}/logs?${q}`);
-  if (!res.body) return;
-  try {
-    for await (const chunk of res.body) await write(chunk as Uint8Array);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    // The server cuts the body when it cannot go on (its log store or the Pod failed): what was printed
-    // is only part of the log, and the exit status must say so.
-    const cause = (err as Error & { cause?: Error }).cause;
-    throw new CliError(`the log stream broke before the end of the log (${cause?.message ?? (err as Error).message})`);
+  const taskPath = `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/tasks/${enc(taskId!)}`;
+  const res = await client.request("GET", `${taskPath}/logs?${q}`);
+  if (res.body) {
+    try {
+      for await (const chunk of res.body) await write(chunk as Uint8Array);
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      // The server cuts the body when it cannot go on (its log store or the Pod failed): what was printed
+      // is only part of the log, and the exit status must say so.
+      const cause = (e as Error & { cause?: Error }).cause;
+      throw new CliError(`the log stream broke before the end of the log (${cause?.message ?? (e as Error).message})`);
+    }
   }
+  // The events of the very try whose log this was (a retry may have started meanwhile).
+  const servedTry = res.headers.get("x-ferry-try");
+  if (!one(args, "no-events") && servedTry) await printTryEvents(client, `${taskPath}/events?try=${enc(servedTry)}`, err);
+}
+
+/**
+ * Prints why a try ended, on stderr after its log: the log stays exactly the container's bytes on
+ * stdout, and a container that printed nothing still gets its story told. Only for a try that has
+ * ended (a running one's story is not over). The log was printed already, so failing to read the
+ * events is a warning, not a failed command.
+ */
+async function printTryEvents(client: FerryClient, route: string, err: Out): Promise<void> {
+  let res: { endedAt: string | null; events: TryEventJson[] };
+  try {
+    res = await client.json("GET", route);
+  } catch (e) {
+    err(`ferry: could not read the try's events: ${(e as Error).message}`);
+    return;
+  }
+  if (res.endedAt === null) return;
+  for (const e of res.events) err(formatTryEvent(e));
+}
+
+export interface TryEventJson {
+  at: string;
+  type: string;
+  reason: string;
+  message: string;
+  count: number;
+}
+
+/** `<at> <type> <reason>: <message> (xN)`, on one line whatever the message holds. */
+export function formatTryEvent(e: TryEventJson): string {
+  const message = e.message.replace(/\s*[\r\n]+\s*/g, " ").trim();
+  return `${e.at} ${e.type} ${e.reason}: ${message}${e.count > 1 ? ` (x${e.count})` : ""}`;
 }

@@ -14,9 +14,10 @@ const USAGE = `usage: ferry <command>
   runs list DAG                     list a DAG's runs, newest first
   runs show DAG RUN                 show a run and its tasks
   runs cancel DAG RUN               cancel a run
-  logs DAG RUN TASK [--try N] [--follow|-f] [--tail N]
+  logs DAG RUN TASK [--try N] [--follow|-f] [--tail N] [--no-events]
                                     print a task's log as it arrives (-f: until the task ends;
-                                    --tail N: only its last N lines)
+                                    --tail N: only its last N lines); once the try has ended, its
+                                    events (why it ended) follow on stderr unless --no-events
 
 Client commands read FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN.
 Add --json to dags/runs commands for machine-readable output.`;
@@ -29,10 +30,25 @@ function expandAliases(argv: string[]): string[] {
   return argv.map((a, i) => ((end === -1 || i < end) && ALIASES[a] ? ALIASES[a] : a));
 }
 
+let lastOutByte: number | undefined;
+
 /** Writes to stdout, resolving once it can take more (a slow pipe slows the log download, not memory). */
 function writeOut(chunk: Uint8Array): Promise<void> {
+  if (chunk.length > 0) lastOutByte = chunk[chunk.length - 1];
   if (process.stdout.write(chunk)) return Promise.resolve();
   return new Promise((resolve) => process.stdout.once("drain", resolve));
+}
+
+let noted = false;
+
+/**
+ * A line on stderr after a log (the try's events). On a terminal, a log that did not end its last line
+ * would run into the first note, so the note starts on a line of its own; stdout is left untouched.
+ */
+function logNote(line: string): void {
+  if (!noted && process.stdout.isTTY && process.stderr.isTTY && lastOutByte !== undefined && lastOutByte !== 0x0a) process.stderr.write("\n");
+  noted = true;
+  process.stderr.write(line + "\n");
 }
 
 // A reader that stops early (`ferry logs ... | head -1`) closes the pipe; the next write then fails with
@@ -44,7 +60,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(expandAliases(argv), ["follow", "json", "help"]);
+  const args = parseArgs(expandAliases(argv), ["follow", "json", "help", "no-events"]);
   const [cmd, sub] = args.positional;
   if (!cmd || one(args, "help") || cmd === "help") {
     process.stdout.write(USAGE + "\n");
@@ -60,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     case "localkube":
       return runLocalKube(one(args, "port"));
     case "logs":
-      await logs(client(), { ...args, positional: args.positional.slice(1) }, writeOut);
+      await logs(client(), { ...args, positional: args.positional.slice(1) }, writeOut, logNote);
       return 0;
     case "dags":
       if (sub === "push") await dagsPush(client(), rest, out);

@@ -20,6 +20,8 @@ import type { ApiDeps } from "../deps.ts";
 import { ApiError, badRequest, notFound } from "../errors.ts";
 import { decodeCursor, encodeCursor, runBody, taskBody, tryBody } from "../serialize.ts";
 import { listTries } from "../../executor/tries.repository.ts";
+import { listTaskTryEvents, recordOnLatestTries, recordOnOpenTries, summarizeTryEvents } from "../../executor/try-events.repository.ts";
+import { describePrincipal } from "../auth.ts";
 import { pageLimit } from "./paging.ts";
 
 const RUN_ID = /^[A-Za-z0-9_.:+@-]{1,250}$/;
@@ -124,7 +126,8 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!run) throw notFound("run", runId, "run_not_found");
     const task = (await listTaskViews(db, run.pk)).find((t) => t.taskId === taskId);
     if (!task) throw notFound("task", taskId, "task_not_found");
-    return { dagId, runId, ...taskBody(task), tries: (await listTries(db, task.id)).map(tryBody) };
+    const [tries, events] = await Promise.all([listTries(db, task.id), listTaskTryEvents(db, task.id)]);
+    return { dagId, runId, ...taskBody(task), tries: tries.map((t) => tryBody(t, summarizeTryEvents(events.get(t.tryNumber) ?? []))) };
   });
 
   app.post<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId/cancel", async (req) => {
@@ -136,6 +139,8 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         throw new ApiError(409, "run_finished", `Run ${runId} has already finished (${r.state}); there is nothing to cancel.`);
       }
       await cancelRun(tx, r.pk);
+      // Who stopped them, on the tries themselves: their logs end mid-way and this says why.
+      await recordOnOpenTries(tx, r.pk, { type: "Warning", reason: "Cancelled", message: `cancelled through the API by ${describePrincipal(req.principal)}` });
       return r;
     });
     await notifyWakeup(db, "tries");
@@ -167,6 +172,18 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
           affected.map((id) => ({ taskId: id, retries: def.tasks.find((t) => t.taskId === id)!.retries })),
         );
         await reopenRun(tx, run.pk);
+        // Normal, not Warning: the try's own end (a failure, a cancel) stays its last Warning.
+        const who = describePrincipal(req.principal);
+        await recordOnLatestTries(
+          tx,
+          run.pk,
+          affected.map((id) => ({
+            taskId: id,
+            type: "Normal" as const,
+            reason: "Cleared",
+            message: `cleared through the API by ${who}${id === taskId ? "" : `, with upstream task ${taskId}`}; the task runs again as a new try`,
+          })),
+        );
         return affected;
       });
       await notifyWakeup(db, "runs");

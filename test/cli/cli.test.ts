@@ -103,7 +103,12 @@ describe("the ferry CLI", { timeout: 120_000 }, () => {
     const greet = await ferry(["logs", "api_cli_greet", "r1", "greet"]);
     ok(greet);
     assert.equal(greet.stdout, "hello us from r1\n", "exactly the task's output, nothing added");
-    assert.equal(greet.stderr, "");
+    // The ended try's events (why it ended) follow on stderr, never on stdout; --no-events leaves them out.
+    for (const line of greet.stderr.split("\n").filter((l) => l !== "")) assert.match(line, /^\S+Z (Normal|Warning) \S+: /);
+    const bare = await ferry(["logs", "api_cli_greet", "r1", "greet", "--no-events"]);
+    ok(bare);
+    assert.equal(bare.stdout, "hello us from r1\n");
+    assert.equal(bare.stderr, "");
 
     const bye = await ferry(["logs", "api_cli_greet", "r1", "bye", "--try", "1"]);
     ok(bye);
