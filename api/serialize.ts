@@ -90,6 +90,7 @@ export function tryBody(t: TryView, events: TryEventsSummary) {
     message: t.message,
     logComplete: t.logComplete,
     logBytes: t.logBytes,
+    logFinishedAt: iso(t.logFinishedAt),
     events: {
       count: events.count,
       warnings: events.warnings,

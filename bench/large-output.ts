@@ -1,7 +1,7 @@
 // `npm run bench -- logs`: a pod task printing a large output (FERRY_BENCH_LOG_MB MiB, default 1024), once
 // as 1 MiB lines and once with no newline at all, shipped to the file store and to S3 (s3rver through the
 // real AWS SDK). It prints the rate from the first byte printed to the log being complete in the store
-// (the try's endedAt, which the executor records together with logComplete), and the growth of this
+// (the try's logFinishedAt, when the executor's copy ended), and the growth of this
 // process's RSS while that happens, since logs must ship with flat memory however large they are. The
 // stored log is then checked by size and by a streaming SHA-256 against the generator's known bytes, one
 // chunk at a time, so the check itself never holds the log in memory.
@@ -155,12 +155,13 @@ async function runToEnd(api: Api, dagId: string, runId: string, bytes: number, m
     const run = await api("GET", `/api/v1/dags/${dagId}/runs/${runId}`);
     if (["success", "failed", "cancelled"].includes(run.state)) {
       if (run.state !== "success") throw new Error(`bench run ${dagId}/${runId} ended ${run.state}: ${JSON.stringify(run.tasks)}`);
-      break;
+      // The outcome is recorded when the container ends; the log copy may still be finishing.
+      const task = await api("GET", `/api/v1/dags/${dagId}/runs/${runId}/tasks/print`);
+      const last = task.tries[task.tries.length - 1];
+      if (last.logFinishedAt) return last;
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const task = await api("GET", `/api/v1/dags/${dagId}/runs/${runId}/tasks/print`);
-  return task.tries[task.tries.length - 1];
 }
 
 async function readNs(file: string): Promise<number> {
@@ -204,7 +205,7 @@ async function benchStore(storeName: "file" | "s3", dbUrl: string, bytes: number
 
       const started = await readNs(`${marker}.start`);
       const printed = await readNs(`${marker}.end`);
-      const seconds = (Date.parse(t.endedAt as string) - started) / 1000;
+      const seconds = (Date.parse(t.logFinishedAt as string) - started) / 1000;
       const printSeconds = (printed - started) / 1000;
 
       const stored = await sha256OfStored(ferry.logStore, { dagId, runId: "big", taskId: "print", tryNumber: t.tryNumber as number });

@@ -22,6 +22,7 @@ import { newHandle, observePod, type TryHandle } from "./try-handle.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
 import { addTryEvents } from "./try-events.repository.ts";
+import { captureKubeEvents } from "./pod-events.ts";
 import {
   adoptTries,
   claimTasks,
@@ -169,7 +170,9 @@ export class Executor {
       // A try that started has a Pod, or had one: look for it rather than create it again, so a Pod
       // that vanished is reported lost instead of silently running the task a second time.
       this.addHandle(t, t.state !== "queued");
-      if (t.state !== "queued" && !t.endedAt) this.track(this.checkExists(this.handles.get(t.podName)!));
+      // Read its Pod now: the watch's listing came before this try was ours, and a Pod that has
+      // finished sends no more events.
+      if (t.state !== "queued") this.track(this.checkExists(this.handles.get(t.podName)!));
     }
     for (const t of await claimTasks(this.db, this.id, this.kube.namespace, Math.max(room(), 0), this.o.leaseMs)) {
       this.addHandle(t, false);
@@ -279,6 +282,7 @@ export class Executor {
     if (progress.kind === "stuck" && !h.stuck) {
       h.stuck = { reason: progress.reason, message: progress.message };
       this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
+      await this.captureEvents(h);
     }
     // Its DELETED event then finalises the try with the reason it could not start.
     if (h.stuck && !h.deleteIssued) await this.pods.delete(h, 0);
@@ -404,6 +408,8 @@ export class Executor {
         stuck: h.stuck,
         log: { complete: false, bytes: h.shipper?.bytesStored ?? 0 },
       });
+      // Before the outcome: a reader sees the try end only once its Pod's own account is there.
+      if (h.created || h.pod) await this.captureEvents(h);
       await this.record(h, o);
       this.note(h, o.tryState === "success" ? "Normal" : "Warning", o.reason ?? "Ended", endedMessage(o));
     } finally {
@@ -420,7 +426,7 @@ export class Executor {
     try {
       let shipped: ShipResult;
       if (h.t.logComplete) shipped = { complete: true, bytes: 0, problem: null };
-      else if (!h.shipping && (h.gone || !h.markedRunning || h.stuck)) shipped = await this.storedSoFar(h);
+      else if (!h.shipping && (h.gone || !this.ran(h) || h.stuck)) shipped = await this.storedSoFar(h);
       else {
         this.startShipping(h);
         shipped = await h.shipping!;
@@ -439,10 +445,30 @@ export class Executor {
     const chunks = await this.store.listChunks({ dagId: h.t.dagId, runId: h.t.runId, taskId: h.t.taskId, tryNumber: h.t.tryNumber });
     const bytes = chunks.reduce((n, c) => n + c.bytes, 0);
     // A container that never ran printed nothing, so its (empty) log is whole.
-    if (!h.markedRunning || h.stuck) return { complete: true, bytes, problem: null };
+    if (!this.ran(h) || h.stuck) return { complete: true, bytes, problem: null };
     const problem = "the Pod vanished before its log was copied to the end";
     this.note(h, "Warning", "LogIncomplete", `${problem}; ${bytes} bytes were stored`);
     return { complete: false, bytes, problem };
+  }
+
+  /** Copies the Pod's Kubernetes Events into the try's account (best effort: they only explain). */
+  private async captureEvents(h: TryHandle): Promise<void> {
+    try {
+      await captureKubeEvents(this.kube, this.db, {
+        taskInstanceId: h.t.taskInstanceId,
+        tryNumber: h.t.tryNumber,
+        namespace: h.t.namespace,
+        podName: h.t.podName,
+        podUid: h.pod?.metadata?.uid ?? null,
+      });
+    } catch (err) {
+      this.log.warn("could not copy the Pod's events", { pod: h.t.podName, err });
+    }
+  }
+
+  /** Whether the try's container started (seen here, or recorded by the executor before us). */
+  private ran(h: TryHandle): boolean {
+    return h.markedRunning || h.t.startedAt !== null;
   }
 
   /** Adds one of Ferry's own events to the try's account; never fails the try. */

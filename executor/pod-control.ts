@@ -62,7 +62,9 @@ export class PodControl {
    * DeadlineExceeded and the Pod stays until its log is stored. A Pod not running yet is just deleted.
    */
   async stop(h: TryHandle): Promise<void> {
-    const phase = h.pod?.status?.phase;
+    // Not seen yet (an adopted try, before its Pod is read): whether it runs decides how to stop it.
+    if (!h.pod) return;
+    const phase = h.pod.status?.phase;
     if (phase === "Succeeded" || phase === "Failed") {
       // It has ended on its own: its log is being stored and the Pod is reclaimed after that, as usual.
       h.stopIssued = true;

@@ -305,12 +305,15 @@ export interface TryView {
   message: string | null;
   logComplete: boolean;
   logBytes: number;
+  /** When the log copy ended (complete or not); null while it goes on. */
+  logFinishedAt: Date | null;
 }
 
 /** Every try of a task, oldest first. */
 export async function listTries(db: Queryable, taskInstanceId: string): Promise<TryView[]> {
   const rows = await db.query(
-    `SELECT try_number, state, pod_name, created_at, started_at, ended_at, exit_code, reason, message, log_complete, log_bytes
+    `SELECT try_number, state, pod_name, created_at, started_at, ended_at, exit_code, reason, message, log_complete, log_bytes,
+            log_finished_at
        FROM task_tries WHERE task_instance_id = $1 ORDER BY try_number`,
     [taskInstanceId],
   );
@@ -326,5 +329,6 @@ export async function listTries(db: Queryable, taskInstanceId: string): Promise<
     message: (r.message as string | null) ?? null,
     logComplete: r.log_complete as boolean,
     logBytes: Number(r.log_bytes),
+    logFinishedAt: (r.log_finished_at as Date | null) ?? null,
   }));
 }
