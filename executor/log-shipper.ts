@@ -119,6 +119,8 @@ export class LogShipper {
     const { writer } = await TryLogWriter.resume(this.store, this.key, {
       flushIntervalMs: this.opts.flushIntervalMs ?? 1000,
       maxChunkBytes: this.opts.chunkBytes,
+      // A store that comes back is used again within seconds; the log waits in memory meanwhile.
+      retryMaxMs: 5000,
       onStored: (bytes) => {
         if (this.storeDown) {
           this.storeDown = false;
