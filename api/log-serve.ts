@@ -80,14 +80,30 @@ export async function sendFollow(src: LogSources, out: LogOutput, key: TryLogKey
       }, { follow: true });
       if (live.kind === "streaming") {
         const cancel = out.onGone(live.abort);
-        const how = await live.done;
+        // Once the try has ended, the executor's copy brings the rest to the store: follow it there
+        // rather than wait on a Pod stream that might never end (a proxy that lost its end).
+        const tryEnded = watchForEnd(src, taskInstanceId, key.tryNumber, live.done);
+        const how = await Promise.race([live.done, tryEnded]);
         cancel();
+        if (how === "try_ended") live.abort();
         // A Pod's follow stream ends when its container stops; re-reading it would only repeat what
         // the store is about to hold. A broken stream is tried again.
-        if (how === "ended") podOver = true;
+        if (how === "ended" || how === "try_ended") podOver = true;
       } else if (live.why === "gone") podOver = true;
     }
     if (out.gone) return;
     if (!progressed) await out.sleep(FOLLOW_POLL_MS);
+  }
+}
+
+/** Resolves "try_ended" once the try's outcome is recorded, polling until `until` settles. */
+async function watchForEnd(src: LogSources, taskInstanceId: string, tryNumber: number, until: Promise<unknown>): Promise<"try_ended"> {
+  let settled = false;
+  void until.finally(() => (settled = true));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+    if (settled) return new Promise<never>(() => {}); // the stream settled first: the race is decided
+    const tr = await findTry(src.db, taskInstanceId, tryNumber).catch(() => null);
+    if (tr?.endedAt) return "try_ended";
   }
 }

@@ -21,8 +21,8 @@ import { PodControl } from "./pod-control.ts";
 import { newHandle, observePod, type TryHandle } from "./try-handle.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
-import { addTryEvents } from "./try-events.repository.ts";
-import { captureKubeEvents } from "./pod-events.ts";
+import { TryAccount } from "./try-account.ts";
+import { compileExecutorOptions, type CompiledExecutorOptions, type ExecutorOptions } from "./options.ts";
 import {
   adoptTries,
   claimTasks,
@@ -40,25 +40,7 @@ import {
   type TryOutcome,
 } from "./tries.repository.ts";
 
-export interface ExecutorOptions {
-  maxRunningTasks: number;
-  workerImage: string;
-  /** Resolved lazily: the API's own address is known only once it listens. */
-  workerApiUrl: () => string;
-  workerSecret: string;
-  /** @default 1000 */
-  pollIntervalMs?: number;
-  /** @default 30000 */
-  leaseMs?: number;
-  /** A Pod still pending after this long with an image or scheduling problem fails its try. @default 300000 */
-  pendingTimeoutMs?: number;
-  /** Longest a printed byte waits before it is put to the log store. @default 1000 */
-  logFlushIntervalMs?: number;
-  /** Largest log chunk put to the store. @default 1048576 */
-  logChunkBytes?: number;
-  /** After a container ended, how long a read of its log may go without progress. @default 10000 */
-  logDrainTimeoutMs?: number;
-}
+export type { ExecutorOptions } from "./options.ts";
 
 export class Executor {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -66,11 +48,12 @@ export class Executor {
   private readonly definitions = new Map<string, DagDefinition>();
   private readonly watcher: PodWatcher;
   private readonly pods: PodControl;
+  private readonly account: TryAccount;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private lastRenew = 0;
   private readonly background = new Set<Promise<unknown>>();
-  private readonly o: Required<ExecutorOptions>;
+  private readonly o: CompiledExecutorOptions;
 
   constructor(
     private readonly db: Db,
@@ -80,16 +63,9 @@ export class Executor {
     private readonly log: Logger,
     opts: ExecutorOptions,
   ) {
-    this.o = {
-      pollIntervalMs: 1000,
-      leaseMs: 30_000,
-      pendingTimeoutMs: 300_000,
-      logFlushIntervalMs: 1000,
-      logChunkBytes: 1024 * 1024,
-      logDrainTimeoutMs: 10_000,
-      ...opts,
-    };
+    this.o = compileExecutorOptions(opts);
     this.pods = new PodControl(kube, log);
+    this.account = new TryAccount(db, kube, log, (p) => this.track(p));
     this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
   }
 
@@ -282,7 +258,7 @@ export class Executor {
     if (progress.kind === "stuck" && !h.stuck) {
       h.stuck = { reason: progress.reason, message: progress.message };
       this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
-      await this.captureEvents(h);
+      await this.account.captureEvents(h);
     }
     // Its DELETED event then finalises the try with the reason it could not start.
     if (h.stuck && !h.deleteIssued) await this.pods.delete(h, 0);
@@ -303,7 +279,7 @@ export class Executor {
         drainTimeoutMs: this.o.logDrainTimeoutMs,
         checkpoint: h.t.logCheckpoint,
         saveProgress: (p) => saveLogProgress(this.db, this.id, h.t, p.bytes, p.checkpoint),
-        note: (n) => this.note(h, n.type, n.reason, n.message),
+        note: (n) => this.account.note(h, n.type, n.reason, n.message),
       },
     );
     const shipping = h.shipper.run();
@@ -409,9 +385,9 @@ export class Executor {
         log: { complete: false, bytes: h.shipper?.bytesStored ?? 0 },
       });
       // Before the outcome: a reader sees the try end only once its Pod's own account is there.
-      if (h.created || h.pod) await this.captureEvents(h);
+      if (h.created || h.pod) await this.account.captureEvents(h);
       await this.record(h, o);
-      this.note(h, o.tryState === "success" ? "Normal" : "Warning", o.reason ?? "Ended", endedMessage(o));
+      this.account.ended(h, o);
     } finally {
       h.finalizing = false;
     }
@@ -447,34 +423,13 @@ export class Executor {
     // A container that never ran printed nothing, so its (empty) log is whole.
     if (!this.ran(h) || h.stuck) return { complete: true, bytes, problem: null };
     const problem = "the Pod vanished before its log was copied to the end";
-    this.note(h, "Warning", "LogIncomplete", `${problem}; ${bytes} bytes were stored`);
+    this.account.note(h, "Warning", "LogIncomplete", `${problem}; ${bytes} bytes were stored`);
     return { complete: false, bytes, problem };
-  }
-
-  /** Copies the Pod's Kubernetes Events into the try's account (best effort: they only explain). */
-  private async captureEvents(h: TryHandle): Promise<void> {
-    try {
-      await captureKubeEvents(this.kube, this.db, {
-        taskInstanceId: h.t.taskInstanceId,
-        tryNumber: h.t.tryNumber,
-        namespace: h.t.namespace,
-        podName: h.t.podName,
-        podUid: h.pod?.metadata?.uid ?? null,
-      });
-    } catch (err) {
-      this.log.warn("could not copy the Pod's events", { pod: h.t.podName, err });
-    }
   }
 
   /** Whether the try's container started (seen here, or recorded by the executor before us). */
   private ran(h: TryHandle): boolean {
     return h.markedRunning || h.t.startedAt !== null;
-  }
-
-  /** Adds one of Ferry's own events to the try's account; never fails the try. */
-  private note(h: TryHandle, type: "Normal" | "Warning", reason: string, message: string): void {
-    const write = addTryEvents(this.db, h.t.taskInstanceId, h.t.tryNumber, [{ source: "ferry", type, reason, message }]);
-    this.track(write.catch((err) => this.log.warn("could not record a try event", { pod: h.t.podName, reason, err })));
   }
 
   /** Deletes a finished try's Pod (its log is safe by now) and lets go of the try. */
@@ -491,10 +446,3 @@ export class Executor {
   }
 }
 
-/** The line the try's events get when its container ended. */
-function endedMessage(o: { tryState: string; exitCode: number | null; reason: string | null; message: string | null }): string {
-  const parts = [`the try ended: ${o.tryState}`];
-  if (o.exitCode !== null) parts.push(`exit code ${o.exitCode}`);
-  if (o.message) parts.push(o.message);
-  return parts.join("; ");
-}

@@ -66,6 +66,8 @@ export class LogShipper {
   private saving: Promise<void> | null = null;
   private saveAgain = false;
   private storeDown = false;
+  /** Part of the output had been rotated away before it could be read: the log cannot be whole. */
+  private gapSeen = false;
 
   constructor(
     private readonly kube: Kube,
@@ -190,6 +192,10 @@ export class LogShipper {
         await writer.close();
       }
     }
+    if (complete && this.gapSeen) {
+      complete = false;
+      problem = "part of the output was rotated out of the Pod's log before it could be copied (see the LogGap event)";
+    }
     await this.saving?.catch(() => {});
     await this.persist().catch(() => {});
     if (problem) {
@@ -219,7 +225,9 @@ export class LogShipper {
     };
     let stream: PodLogFromStream;
     try {
-      stream = await openPodLogFrom(this.kube, this.pod, writer.bytesAccepted, this.trail, sink, { follow: true });
+      // Once the container has ended, a plain read returns what is left and ends by itself.
+      const follow = this.state() === "running";
+      stream = await openPodLogFrom(this.kube, this.pod, writer.bytesAccepted, this.trail, sink, { follow });
       this.stream = stream;
       if (this.stopped) stream.abort(); // stop() came while the request was opening
     } catch (err) {
@@ -251,6 +259,7 @@ export class LogShipper {
     } finally {
       const gap = stream.gap();
       if (gap) {
+        this.gapSeen = true;
         const message = `the output between ${gap.expected} and ${gap.found} had been rotated out of the Pod's log before it could be copied`;
         this.log.warn("log gap", { pod: this.pod.podName, ...gap });
         this.opts.note?.({ type: "Warning", reason: "LogGap", message });

@@ -25,6 +25,11 @@ export interface FaultConfig {
    * client that made the change gets its answer. @default 0
    */
   slowWriteResponsesMs?: number;
+  /**
+   * Follow streams of a container's log do not end when the container does: they stay open and send
+   * nothing more, as through a proxy or API server that lost the end of the stream. @default false
+   */
+  logFollowHangs?: boolean;
   /** Pods wait this long in Pending / ContainerCreating before their process starts. @default 0 */
   podStartDelayMs?: number;
   /** Images matching any of these globs (`*` wildcard) fail to pull: waiting ErrImagePull, then ImagePullBackOff (alternating as a kubelet does), never start. */
@@ -51,6 +56,7 @@ const KEYS: Record<keyof FaultConfig, Kind> = {
   watchCutAfterEvents: "count",
   expireOnResume: "boolean",
   slowWriteResponsesMs: "ms",
+  logFollowHangs: "boolean",
   podStartDelayMs: "ms",
   imagePullFailures: "globs",
   unschedulable: "boolean",
@@ -164,6 +170,10 @@ export class Faults {
   writeResponseDelayMs(method: string | undefined): number {
     const ms = this.config.slowWriteResponsesMs ?? 0;
     return ms > 0 && method !== "GET" && method !== "HEAD" ? ms : 0;
+  }
+
+  get logFollowHangs(): boolean {
+    return this.config.logFollowHangs === true;
   }
 
   get unschedulable(): boolean {

@@ -75,9 +75,10 @@ export class LogFile extends EventEmitter {
     this.fd = openSync(path, "a");
   }
 
+  private lastNs = 0n;
+
   write(stream: "stdout" | "stderr", chunk: Buffer): void {
     if (this.fd === undefined || chunk.length === 0) return;
-    const ts = formatNs(nowNs());
     let batch: Buffer[] = [];
     let batchBytes = 0;
     const flush = () => {
@@ -92,7 +93,11 @@ export class LogFile extends EventEmitter {
     while (start < chunk.length) {
       const nl = chunk.indexOf(NL, start);
       const end = nl === -1 ? chunk.length : nl;
-      const rec = Buffer.concat([Buffer.from(`${ts} ${stream} ${nl === -1 ? "P" : "F"} `), chunk.subarray(start, end), Buffer.from("\n")]);
+      // Each record gets its own time, as a container runtime stamps each line as it reads it; never
+      // the same as the one before, so a reader resuming from a line's stamp finds that very line.
+      const ns = nowNs();
+      this.lastNs = ns > this.lastNs ? ns : this.lastNs + 1n;
+      const rec = Buffer.concat([Buffer.from(`${formatNs(this.lastNs)} ${stream} ${nl === -1 ? "P" : "F"} `), chunk.subarray(start, end), Buffer.from("\n")]);
       start = end + 1;
       const used = this.current.size + batchBytes;
       // A record never straddles two files; one bigger than the limit fills a fresh file on its own.
@@ -203,6 +208,8 @@ export interface LogOptions {
   tailLines?: number;
   limitBytes?: number;
   sinceNs?: bigint;
+  /** Fault: once the container ended, a follow stream stays open, silent, until the client leaves. */
+  hangAtEnd?: boolean;
 }
 
 /** Byte offset where the last `n` output lines start (a line is records up to an F record). */
@@ -300,7 +307,11 @@ export async function streamLog(file: LogFile, res: ServerResponse, opts: LogOpt
       }
       if (gone || !opts.follow) return;
       if (sealed && offset >= seg.size) {
-        if (!seg.next) return; // the container ended
+        if (!seg.next) {
+          // The container ended. With the fault, keep the stream open and silent until the client leaves.
+          if (opts.hangAtEnd) await new Promise<void>((resolve) => (gone ? resolve() : res.once("close", () => resolve())));
+          return;
+        }
         const nextFd = ahead.get(seg.next);
         if (nextFd === undefined) {
           res.destroy(new Error("localkube: could not open the rotated container log"));

@@ -218,7 +218,16 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
 const boolParam = (q: URLSearchParams, name: string) => q.get(name) === "true" || q.get(name) === "1";
 
 /** GET .../pods/{name}/log. Errors are thrown before any byte is written. */
-export async function podLog(store: Store, runtime: Runtime, ns: string, name: string, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function podLog(
+  store: Store,
+  runtime: Runtime,
+  ns: string,
+  name: string,
+  q: URLSearchParams,
+  res: ServerResponse,
+  /** The logFollowHangs fault: a follow stream stays open, silent, after the container ended. */
+  hangAtEnd = false,
+): Promise<void> {
   const pod = getPod(store, ns, name);
   const cname: string = pod.spec.containers[0].name;
   const want = q.get("container");
@@ -254,7 +263,7 @@ export async function podLog(store: Store, runtime: Runtime, ns: string, name: s
     const why = reason === "ErrImagePull" ? "image can't be pulled" : reason === "ImagePullBackOff" ? "trying and failing to pull image" : reason;
     throw badRequest(`container "${cname}" in pod "${name}" is waiting to start: ${why}`);
   }
-  const opts: LogOptions = { follow: boolParam(q, "follow"), timestamps: boolParam(q, "timestamps"), tailLines, limitBytes, sinceNs };
+  const opts: LogOptions = { follow: boolParam(q, "follow"), timestamps: boolParam(q, "timestamps"), tailLines, limitBytes, sinceNs, hangAtEnd };
   res.writeHead(200, { "Content-Type": "text/plain", "Cache-Control": "no-cache, private" });
   res.socket?.setNoDelay(true);
   res.flushHeaders();

@@ -114,7 +114,7 @@ export function createHandler(store: Store, runtime: Runtime, faults: Faults, lo
     },
     {
       pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/,
-      methods: { GET: (ctx) => podLog(store, runtime, ctx.params[0], ctx.params[1], ctx.q, ctx.res) },
+      methods: { GET: (ctx) => podLog(store, runtime, ctx.params[0], ctx.params[1], ctx.q, ctx.res, faults.logFollowHangs) },
     },
     { pattern: /^\/api\/v1\/pods$/, methods: { GET: list("pods", undefined) } },
     { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/events$/, methods: { GET: list("events", 0) } },

@@ -1,0 +1,34 @@
+// The executor's options as callers give them, and compiled with their defaults (one place for both).
+export interface ExecutorOptions {
+  maxRunningTasks: number;
+  workerImage: string;
+  /** Resolved lazily: the API's own address is known only once it listens. */
+  workerApiUrl: () => string;
+  workerSecret: string;
+  /** @default 1000 */
+  pollIntervalMs?: number;
+  /** @default 30000 */
+  leaseMs?: number;
+  /** A Pod still pending after this long with an image or scheduling problem fails its try. @default 300000 */
+  pendingTimeoutMs?: number;
+  /** Longest a printed byte waits before it is put to the log store. @default 1000 */
+  logFlushIntervalMs?: number;
+  /** Largest log chunk put to the store. @default 1048576 */
+  logChunkBytes?: number;
+  /** After a container ended, how long a read of its log may go without progress. @default 10000 */
+  logDrainTimeoutMs?: number;
+}
+
+export type CompiledExecutorOptions = Required<ExecutorOptions>;
+
+export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorOptions {
+  return {
+    pollIntervalMs: 1000,
+    leaseMs: 30_000,
+    pendingTimeoutMs: 300_000,
+    logFlushIntervalMs: 1000,
+    logChunkBytes: 1024 * 1024,
+    logDrainTimeoutMs: 10_000,
+    ...opts,
+  };
+}
