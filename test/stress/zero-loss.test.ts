@@ -19,7 +19,7 @@ import { connectKube } from "../../executor/kube.ts";
 import { startLocalKube, type LocalKube } from "../../localkube/index.ts";
 import { openLogStore, readTryLog, type LogStore } from "../../logstore/index.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
-import { TEST_TOKEN, waitFor } from "../support/ferry.ts";
+import { apiClient, TEST_TOKEN, waitFor } from "../support/ferry.ts";
 import { startS3, type TestS3 } from "../support/s3.ts";
 import { chunks } from "./printer.mjs";
 
@@ -136,19 +136,7 @@ describe("zero log loss under load, cancels, kills and an executor crash", { tim
       FERRY_LOG_FLUSH_INTERVAL_MS: "500",
     };
     const url = `http://127.0.0.1:${port}`;
-    const api = async (method: string, route: string, body?: unknown): Promise<{ status: number; body: any; text: string }> => {
-      const headers: Record<string, string> = { authorization: `Bearer ${TEST_TOKEN}` };
-      let payload: string | undefined;
-      if (typeof body === "string") [payload, headers["content-type"]] = [body, "application/typescript"];
-      else if (body !== undefined) [payload, headers["content-type"]] = [JSON.stringify(body), "application/json"];
-      const res = await fetch(url + route, { method, headers, body: payload });
-      const text = await res.text();
-      let parsed: unknown = null;
-      try {
-        parsed = JSON.parse(text);
-      } catch {}
-      return { status: res.status, body: parsed, text };
-    };
+    const api = apiClient(url);
     /** The API may be down (Ferry restarting): try until it answers. */
     const apiWhenUp = async (method: string, route: string, body?: unknown) => {
       for (;;) {
@@ -292,9 +280,11 @@ describe("zero log loss under load, cancels, kills and an executor crash", { tim
             `events: ${events.map((e: any) => `${e.reason}: ${e.message}`).join(" | ")}`,
         );
       }
-      const served = await api("GET", `/api/v1/dags/${t.dag_id}/runs/${t.run_id}/tasks/${t.task_id}/logs?try=${t.try_number}`);
-      if (!Buffer.from(await (await fetch(`${url}/api/v1/dags/${t.dag_id}/runs/${t.run_id}/tasks/${t.task_id}/logs?try=${t.try_number}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).arrayBuffer()).equals(stored))
-        problems.push(`${where}: the API serves other bytes than the store holds (status ${served.status})`);
+      // Binary-safe: the API's bytes, not its text.
+      const served = await fetch(`${url}/api/v1/dags/${t.dag_id}/runs/${t.run_id}/tasks/${t.task_id}/logs?try=${t.try_number}`, {
+        headers: { authorization: `Bearer ${TEST_TOKEN}` },
+      });
+      if (!Buffer.from(await served.arrayBuffer()).equals(stored)) problems.push(`${where}: the API serves other bytes than the store holds (status ${served.status})`);
     }
     assert.deepEqual(problems, [], "every try's stored log equals what its task printed");
 

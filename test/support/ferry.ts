@@ -56,24 +56,7 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
     localkube: { logMaxBytes: 64 * 1024, ...opts.localkube },
   });
   const url = ferry.url!;
-  const api: TestFerry["api"] = async (method, route, body, headers = {}) => {
-    const h: Record<string, string> = { authorization: `Bearer ${TEST_TOKEN}`, ...headers };
-    let payload: string | undefined;
-    if (typeof body === "string") {
-      payload = body;
-      h["content-type"] ??= "application/typescript";
-    } else if (body !== undefined) {
-      payload = JSON.stringify(body);
-      h["content-type"] ??= "application/json";
-    }
-    const res = await fetch(url + route, { method, headers: h, body: payload });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = JSON.parse(text);
-    } catch {}
-    return { status: res.status, body: parsed, text };
-  };
+  const api = apiClient(url);
   return {
     ferry,
     url,
@@ -97,6 +80,28 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
       await testDb.close();
       await rm(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Calls a Ferry API at `url` as the test admin, as any client would; bodies are parsed when JSON. */
+export function apiClient(url: string): TestFerry["api"] {
+  return async (method, route, body, headers = {}) => {
+    const h: Record<string, string> = { authorization: `Bearer ${TEST_TOKEN}`, ...headers };
+    let payload: string | undefined;
+    if (typeof body === "string") {
+      payload = body;
+      h["content-type"] ??= "application/typescript";
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      h["content-type"] ??= "application/json";
+    }
+    const res = await fetch(url + route, { method, headers: h, body: payload });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: parsed, text };
   };
 }
 
