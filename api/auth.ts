@@ -1,7 +1,7 @@
 // Bearer-token authentication for everything under /api/v1. The admin token opens every route; a
 // worker token opens only the bundle of the DAG version it was made for.
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { sameSecret, sha256, workerTokenFor } from "../app/tokens.ts";
+import { sameSecret, sha256, workerTokenFor } from "../lib/tokens.ts";
 import { errorBody } from "./errors.ts";
 
 export interface AuthSettings {

@@ -3,7 +3,7 @@ import type { Db } from "../db/db.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
 import type { Kube } from "../executor/kube.ts";
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { AuthSettings } from "./auth.ts";
 
 export type CompileOutcome =

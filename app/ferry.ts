@@ -19,8 +19,8 @@ import type { LogStore } from "../logstore/logstore.ts";
 import { compileDagFile } from "../scheduler/dagfile/index.ts";
 import { DAY_MS, RetentionSweeper } from "../scheduler/retention.ts";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { loadCredentials } from "./tokens.ts";
+import { createLogger, type Logger } from "../lib/logger.ts";
+import { loadCredentials } from "./credentials.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** How localkube runs Ferry's worker image: this checkout's worker, on this Node. */

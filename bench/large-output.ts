@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { compileConfig } from "../config/config.ts";
 import { startFerry, type Ferry } from "../app/ferry.ts";
-import { createLogger } from "../app/logger.ts";
+import { createLogger } from "../lib/logger.ts";
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
 import { applyEnv, startS3 } from "../test/support/s3.ts";

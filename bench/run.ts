@@ -15,7 +15,7 @@ import path from "node:path";
 import { compileDagFile } from "../scheduler/dagfile/index.ts";
 import { compileConfig } from "../config/config.ts";
 import { startFerry } from "../app/ferry.ts";
-import { createLogger, silentLogger } from "../app/logger.ts";
+import { createLogger, silentLogger } from "../lib/logger.ts";
 import { startEmbeddedPostgres } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import { connectDb } from "../db/db.ts";

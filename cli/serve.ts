@@ -2,7 +2,7 @@
 import path from "node:path";
 import { compileConfig } from "../config/config.ts";
 import { startFerry, LOCAL_WORKER_COMMAND } from "../app/ferry.ts";
-import { createLogger } from "../app/logger.ts";
+import { createLogger } from "../lib/logger.ts";
 import { startLocalKube } from "../localkube/index.ts";
 import { CliError } from "./client.ts";
 

@@ -7,7 +7,7 @@
 // drainTimeoutMs is given up and read again, and after a few such tries the copy ends incomplete and
 // says why. Only the store may hold the copy up without bound: a store that is down delays the log,
 // never drops it, and reading from the Pod pauses meanwhile so memory stays bounded.
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
 import { TryLogWriter } from "../logstore/writer.ts";
 import { kubeFailure, type Kube } from "./kube.ts";

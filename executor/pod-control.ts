@@ -2,7 +2,7 @@
 // delete. Each records on the try's handle what the API server said, and turns the server's answers
 // (404, 409, 429 with Retry-After, 5xx) into what the executor does next.
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import { isNotFound, isTransient, kubeFailure, type Kube } from "./kube.ts";
 import { observePod, type TryHandle } from "./try-handle.ts";
 

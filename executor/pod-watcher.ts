@@ -3,7 +3,7 @@
 // ends watches on its own timeouts, servers end them at will), re-list on 410 Expired, back off on errors.
 // A periodic re-list is the backstop for anything a watch might have missed.
 import type { V1Pod } from "@kubernetes/client-node";
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import { kubeFailure, type Kube } from "./kube.ts";
 
 export type PodEvent = { type: "upsert"; pod: V1Pod } | { type: "deleted"; pod: V1Pod } | { type: "resync"; pods: V1Pod[] };

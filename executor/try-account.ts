@@ -3,7 +3,7 @@
 // Events. Best effort throughout: the account explains a try, it never decides one, so a failure to
 // write it is logged and the try goes on.
 import type { Db } from "../db/db.ts";
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { Kube } from "./kube.ts";
 import { captureKubeEvents } from "./pod-events.ts";
 import type { TryVerdict } from "./pod-outcome.ts";

@@ -1,6 +1,6 @@
 -- Ferry's initial schema. Postgres is the one source of truth: every state below changes only through
 -- conditional updates (compare-and-set on the current state) in the modules that own each table:
---   ferry_settings          app/bootstrap.ts
+--   ferry_settings          db/settings.repository.ts
 --   dags, dag_versions      scheduler/dags.repository.ts
 --   dag_runs, task_instances scheduler/runs.repository.ts
 --   task_tries              executor/tries.repository.ts

@@ -6,7 +6,7 @@
 // opposite (rows pointing at vanished logs), which is why this sweeper is the mechanism.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Db } from "../db/db.ts";
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import { deleteRun, listExpiredRuns, lockExpiredRun, type ExpiredRun } from "./runs.repository.ts";
 

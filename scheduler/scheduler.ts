@@ -3,7 +3,7 @@
 // database: every step locks what it changes (SKIP LOCKED) or changes it by compare-and-set.
 import type { Db, Queryable } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
-import type { Logger } from "../app/logger.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
 import { dueTicks } from "./cron.ts";
 import { getDagVersion } from "./dags.repository.ts";

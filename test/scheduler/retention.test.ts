@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { createLogger, type Logger } from "../../app/logger.ts";
+import { createLogger, type Logger } from "../../lib/logger.ts";
 import { connectDb } from "../../db/db.ts";
 import { FileLogStore, openLogStore, readTryLog, S3LogStore, type LogStore, type TryLogKey } from "../../logstore/index.ts";
 import { deleteDag, saveDagVersion } from "../../scheduler/dags.repository.ts";

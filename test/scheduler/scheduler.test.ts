@@ -6,7 +6,7 @@ import { Scheduler } from "../../scheduler/scheduler.ts";
 import { saveDagVersion, setPaused } from "../../scheduler/dags.repository.ts";
 import { createRun } from "../../scheduler/runs.repository.ts";
 import { createWakeup, type Wakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../app/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
 import type { DagDefinition } from "../../sdk/definition.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
 

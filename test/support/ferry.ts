@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { compileConfig } from "../../config/config.ts";
 import { startFerry, type Ferry } from "../../app/ferry.ts";
-import { createLogger, silentLogger } from "../../app/logger.ts";
+import { createLogger, silentLogger } from "../../lib/logger.ts";
 import { Executor, type ExecutorOptions } from "../../executor/executor.ts";
 import type { Db } from "../../db/db.ts";
 import { createWakeup } from "../../db/wakeup.ts";

@@ -1,4 +1,5 @@
 // Ferry's own operational log: one line per event on stderr, `time level component message {fields}`.
+// It lives in lib/ because every part logs through it, and lib/ imports nothing else of Ferry.
 // Background failures are logged here and the loop goes on; they never crash the process.
 
 export interface Logger {
