@@ -16,7 +16,7 @@ import { connectKube, type Kube } from "../executor/kube.ts";
 import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../localkube/index.ts";
 import { openLogStore } from "../logstore/index.ts";
 import type { LogStore } from "../logstore/logstore.ts";
-import { compileDagFile } from "../scheduler/dagfile/index.ts";
+import { compileDagFile } from "../dagfile/index.ts";
 import { DAY_MS, RetentionSweeper } from "../scheduler/retention.ts";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
@@ -24,7 +24,7 @@ import { loadCredentials } from "./credentials.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** How localkube runs Ferry's worker image: this checkout's worker, on this Node. */
-export const LOCAL_WORKER_COMMAND = [process.execPath, path.join(REPO_ROOT, "bin", "ferry-worker.js")];
+export const LOCAL_WORKER_COMMAND = [process.execPath, import.meta.url.endsWith(".ts") ? path.join(REPO_ROOT, "bin", "ferry-worker.js") : path.join(REPO_ROOT, "worker.mjs")]; // from sources: through tsx; built (REPO_ROOT is dist/): the bundled worker
 
 export interface Ferry {
   /** The API's base URL, e.g. http://127.0.0.1:8080 (null when this process runs no API). */

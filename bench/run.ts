@@ -12,7 +12,7 @@
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { compileDagFile } from "../scheduler/dagfile/index.ts";
+import { compileDagFile } from "../dagfile/index.ts";
 import { compileConfig } from "../config/config.ts";
 import { startFerry } from "../app/ferry.ts";
 import { createLogger, silentLogger } from "../lib/logger.ts";

@@ -3,7 +3,7 @@
 // string rendered as a template first.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { PodTaskSpec, TaskDefinition } from "../sdk/definition.ts";
-import { renderPodSpec } from "../scheduler/dagfile/templates.ts";
+import { renderPodSpec } from "../dagfile/templates.ts";
 import { podAnnotations, podLabels, podNameFor, type TryIdentity } from "./pod-names.ts";
 
 export const CONTAINER_NAME = "task";

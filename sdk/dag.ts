@@ -1,6 +1,6 @@
 // The SDK runtime. It is bundled into the DAG-file sandbox (QuickJS) and loaded by the worker, so it
 // must stay dependency-free and plain ES2020. It only records what the DAG file declares: checking
-// it is the compiler's job (scheduler/dagfile/validate.ts), which can then report every problem at
+// it is the compiler's job (dagfile/validate.ts), which can then report every problem at
 // once instead of stopping at the first throw.
 import type {
   Dag,

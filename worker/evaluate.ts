@@ -4,8 +4,8 @@ import { Console } from "node:console";
 import type { Writable } from "node:stream";
 import vm from "node:vm";
 import { findTask, isDag, sdk, type RegisteredTask } from "../sdk/internal.ts";
-import { readInlineSourceMap, mapStack, type SourceMapLookup } from "../scheduler/dagfile/sourcemap.ts";
-import { BUNDLE_FILE, SOURCE_FILE } from "../scheduler/dagfile/bundle-format.ts";
+import { readInlineSourceMap, mapStack, type SourceMapLookup } from "../dagfile/sourcemap.ts";
+import { BUNDLE_FILE, SOURCE_FILE } from "../dagfile/bundle-format.ts";
 import { WorkerError } from "./errors.ts";
 
 export interface LoadedTask {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import type { DagDefinition } from "../../sdk/definition.ts";
-import { compileDagFile, type DagFileError } from "../../scheduler/dagfile/index.ts";
+import { compileDagFile, type DagFileError } from "../../dagfile/index.ts";
 
 const fixture = new URL("../fixtures/dags/nightly_report.ts", import.meta.url);
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compileDagFile, type CompileResult } from "../../scheduler/dagfile/index.ts";
+import { compileDagFile, type CompileResult } from "../../dagfile/index.ts";
 
 const GOOD = `import { dag, task } from "ferry";
 export default dag("good", { schedule: "*/5 * * * *" }, () => { task("t", () => 1); });`;

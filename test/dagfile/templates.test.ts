@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseDuration, renderPodSpec, renderTemplate, type TemplateScope } from "../../scheduler/dagfile/index.ts";
+import { parseDuration, renderPodSpec, renderTemplate, type TemplateScope } from "../../dagfile/index.ts";
 
 const scope: TemplateScope = {
   params: { region: "kr", nested: { a: [1, 2] }, flag: false, nothing: null },

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compileDagFile, type DagFileError, type DagProblem } from "../../scheduler/dagfile/index.ts";
+import { compileDagFile, type DagFileError, type DagProblem } from "../../dagfile/index.ts";
 
 const HEADER = `import { dag, task, podTask } from "ferry";\n`;
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { compileDagFile } from "../../scheduler/dagfile/index.ts";
+import { compileDagFile } from "../../dagfile/index.ts";
 import { runWorker } from "../../worker/run.ts";
 
 const WORKER_BIN = fileURLToPath(new URL("../../bin/ferry-worker.js", import.meta.url));

@@ -1,6 +1,6 @@
 // compileDagFile: TypeScript source -> checked DagDefinition + the bundle the worker runs.
 // transpile (esbuild) -> evaluate the top level in the sandbox (QuickJS in a thread) -> validate.
-import type { RawDag } from "../../sdk/internal.ts";
+import type { RawDag } from "../sdk/internal.ts";
 import { evaluateInSandbox, type SandboxOutcome } from "./sandbox.ts";
 import { firstFrameIn, SourceMapLookup, withInlineSourceMap } from "./sourcemap.ts";
 import { BUNDLE_FILE, SOURCE_FILE } from "./bundle-format.ts";

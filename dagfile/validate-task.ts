@@ -1,7 +1,7 @@
 // Checks one task's options and pod spec. Graph-level checks (dependsOn targets, cycles, template
 // references) need every task and live in validate.ts.
-import { TRIGGER_RULES } from "../../sdk/definition.ts";
-import type { PodTaskSpec, ResourceList, RetryBackoff, TriggerRule } from "../../sdk/definition.ts";
+import { TRIGGER_RULES } from "../sdk/definition.ts";
+import type { PodTaskSpec, ResourceList, RetryBackoff, TriggerRule } from "../sdk/definition.ts";
 import {
   checkJson,
   checkString,

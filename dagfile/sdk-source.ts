@@ -11,7 +11,7 @@ let cached: Promise<string> | undefined;
 export function sdkSource(): Promise<string> {
   cached ??= esbuild
     .build({
-      entryPoints: [fileURLToPath(new URL("../../sdk/internal.ts", import.meta.url))],
+      entryPoints: [fileURLToPath(new URL("../sdk/internal.ts", import.meta.url))],
       bundle: true,
       write: false,
       format: "iife",

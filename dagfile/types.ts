@@ -1,5 +1,5 @@
 // The compiler's public result types (see index.ts).
-import type { DagDefinition } from "../../sdk/definition.ts";
+import type { DagDefinition } from "../sdk/definition.ts";
 
 export type DagFileErrorCode =
   | "compile_error"

@@ -1,6 +1,6 @@
 // Turns what the sandbox reported (a RawDag: the DAG as declared, untrusted JSON) into a checked
 // DagDefinition, or into the full list of problems so the author can fix them in one go.
-import type { CompiledTaskOptions, DagDefinition, TaskDefinition } from "../../sdk/definition.ts";
+import type { CompiledTaskOptions, DagDefinition, TaskDefinition } from "../sdk/definition.ts";
 import {
   checkJson,
   checkKnownKeys,
