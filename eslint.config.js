@@ -3,7 +3,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", ".ferry/**", "dist/**", "**/*.mjs", "**/*.js"] },
+  { ignores: ["node_modules/**", ".ferry/**", "dist/**", ".dist-*/**", "**/*.mjs", "**/*.js"] },
   {
     files: ["**/*.ts"],
     languageOptions: {

@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The `ferry` command. Ferry is written in TypeScript and runs from source through tsx's loader.
-import { register } from "tsx/esm/api";
+// The `ferry` command. Runs Ferry's compiled JavaScript in dist/ (no TypeScript loader). In a checkout it
+// first builds dist/ when it is missing or older than the sources (bin/build.js), so `npm ci && npm start`
+// needs no other step; when nothing changed that check takes a few milliseconds.
+import { ensureBuilt } from "./build.js";
 
-register();
-await import("../cli/main.ts");
+try {
+  await ensureBuilt();
+} catch (error) {
+  process.stderr.write(`ferry: cannot build dist/: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+await import("../dist/cli/main.js");
