@@ -3,17 +3,10 @@
 // (templateProblems) so the executor's rendering (renderTemplate / renderPodSpec) only fails on
 // values that are missing at run time.
 
-/** What a pod task's templates can see, built by the executor for one try. */
-export interface TemplateScope {
-  params: Record<string, unknown>;
-  logicalDate: string;
-  runId: string;
-  dagId: string;
-  taskId: string;
-  tryNumber: number;
-  /** Upstream results by task id. */
-  tasks: Record<string, { result: unknown }>;
-}
+import type { TryContext } from "../lib/pod-contract.ts";
+
+/** What a pod task's templates can see, built by the executor for one try: the try's context. */
+export type TemplateScope = TryContext;
 
 export const TEMPLATE_ROOTS = ["params", "logicalDate", "runId", "dagId", "taskId", "tryNumber", "tasks"] as const;
 

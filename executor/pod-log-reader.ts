@@ -3,7 +3,7 @@
 // so both stay exact across kubelet log rotation.
 import { Writable } from "node:stream";
 import { openPodLog, type Kube, type PodLogStream } from "./kube.ts";
-import { CONTAINER_NAME } from "./pod-spec.ts";
+import { TASK_CONTAINER_NAME } from "../lib/pod-contract.ts";
 import { CheckpointTrail, sinceTimeFor, TimestampedLogDecoder, type LogCheckpoint, type LogGap } from "./pod-log-resume.ts";
 
 /** Takes the next bytes of the container's output; resolving means "send more" (backpressure). */
@@ -59,7 +59,7 @@ export async function openPodLogFrom(
   });
   // A failure here is answered by aborting the Pod's stream (reported as "broken"); it has been seen.
   writable.on("error", () => {});
-  const stream = await openPodLog(kube, pod.namespace, pod.podName, CONTAINER_NAME, writable, {
+  const stream = await openPodLog(kube, pod.namespace, pod.podName, TASK_CONTAINER_NAME, writable, {
     follow: opts.follow,
     timestamps: true,
     sinceTime: checkpoint ? sinceTimeFor(checkpoint) : undefined,

@@ -1,6 +1,7 @@
 // Every Pod is findable from the database and back: its name is derived from the task try alone (so a
 // second create of the same try gets 409 and is adopted), and its labels carry the ids.
 import { createHash } from "node:crypto";
+import type { TryIdentity } from "../lib/pod-contract.ts";
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "ferry";
@@ -9,13 +10,6 @@ export const RUN_LABEL = "ferry.dev/run";
 export const TASK_LABEL = "ferry.dev/task";
 export const TRY_LABEL = "ferry.dev/try";
 export const POD_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-
-export interface TryIdentity {
-  dagId: string;
-  runId: string;
-  taskId: string;
-  tryNumber: number;
-}
 
 function slug(s: string, max: number): string {
   const cleaned = s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");

@@ -1,19 +1,16 @@
 // Turns one task try into one Pod. Function tasks run Ferry's worker image, which fetches the DAG
 // version's bundle and runs the one function; pod tasks run the user's image as given, with every
-// string rendered as a template first.
+// string rendered as a template first. The names both sides rely on (env, container, termination
+// message) are the Pod contract's, in lib/pod-contract.ts.
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import type { PodTaskSpec, TaskDefinition } from "../sdk/definition.ts";
 import { renderPodSpec } from "../dagfile/templates.ts";
-import { podAnnotations, podLabels, podNameFor, type TryIdentity } from "./pod-names.ts";
+import { TASK_CONTAINER_NAME, TERMINATION_MESSAGE_PATH, WORKER_ENV, type TryContext } from "../lib/pod-contract.ts";
+import { podAnnotations, podLabels, podNameFor } from "./pod-names.ts";
 
-export const CONTAINER_NAME = "task";
-
-export interface TaskContext extends TryIdentity {
+/** One try as its Pod needs it: its context, and the DAG version whose bundle the worker fetches. */
+export interface PodTry extends TryContext {
   dagVersion: number;
-  logicalDate: string;
-  params: Record<string, unknown>;
-  /** Results of finished upstream tasks. */
-  tasks: Record<string, { result: unknown }>;
 }
 
 export interface PodSpecSettings {
@@ -30,7 +27,7 @@ export class TemplateRenderError extends Error {
 }
 
 /** Every string of a pod task's spec is a template over the try's context. */
-function renderSpec(spec: PodTaskSpec, ctx: TaskContext): PodTaskSpec {
+function renderSpec(spec: PodTaskSpec, ctx: PodTry): PodTaskSpec {
   try {
     return renderPodSpec(spec, {
       params: ctx.params,
@@ -48,7 +45,7 @@ function renderSpec(spec: PodTaskSpec, ctx: TaskContext): PodTaskSpec {
 
 function podTaskContainer(spec: PodTaskSpec): V1Container {
   return {
-    name: CONTAINER_NAME,
+    name: TASK_CONTAINER_NAME,
     image: spec.image,
     command: spec.command,
     args: spec.args,
@@ -56,13 +53,13 @@ function podTaskContainer(spec: PodTaskSpec): V1Container {
     resources: spec.resources as V1Container["resources"],
     volumeMounts: spec.volumeMounts as V1Container["volumeMounts"],
     imagePullPolicy: spec.imagePullPolicy,
-    terminationMessagePath: "/dev/termination-log",
+    terminationMessagePath: TERMINATION_MESSAGE_PATH,
     terminationMessagePolicy: "FallbackToLogsOnError",
   };
 }
 
-function workerContainer(task: TaskDefinition, ctx: TaskContext, s: PodSpecSettings): V1Container {
-  const context = {
+function workerContainer(task: TaskDefinition, ctx: PodTry, s: PodSpecSettings): V1Container {
+  const context: TryContext = {
     dagId: ctx.dagId,
     runId: ctx.runId,
     taskId: ctx.taskId,
@@ -72,23 +69,23 @@ function workerContainer(task: TaskDefinition, ctx: TaskContext, s: PodSpecSetti
     tasks: ctx.tasks,
   };
   return {
-    name: CONTAINER_NAME,
+    name: TASK_CONTAINER_NAME,
     image: s.workerImage,
     env: [
-      { name: "FERRY_API_URL", value: s.workerApiUrl },
-      { name: "FERRY_WORKER_TOKEN", value: s.workerToken },
-      { name: "FERRY_DAG_ID", value: ctx.dagId },
-      { name: "FERRY_DAG_VERSION", value: String(ctx.dagVersion) },
-      { name: "FERRY_TASK_ID", value: ctx.taskId },
-      { name: "FERRY_TASK_CONTEXT", value: JSON.stringify(context) },
+      { name: WORKER_ENV.apiUrl, value: s.workerApiUrl },
+      { name: WORKER_ENV.token, value: s.workerToken },
+      { name: WORKER_ENV.dagId, value: ctx.dagId },
+      { name: WORKER_ENV.dagVersion, value: String(ctx.dagVersion) },
+      { name: WORKER_ENV.taskId, value: ctx.taskId },
+      { name: WORKER_ENV.taskContext, value: JSON.stringify(context) },
     ],
     resources: task.kind === "function" ? (task.resources as V1Container["resources"]) : undefined,
-    terminationMessagePath: "/dev/termination-log",
+    terminationMessagePath: TERMINATION_MESSAGE_PATH,
     terminationMessagePolicy: "FallbackToLogsOnError",
   };
 }
 
-export function buildPod(task: TaskDefinition, ctx: TaskContext, s: PodSpecSettings): V1Pod {
+export function buildPod(task: TaskDefinition, ctx: PodTry, s: PodSpecSettings): V1Pod {
   const labels = podLabels(ctx);
   const annotations = podAnnotations(ctx);
   const spec = task.kind === "pod" ? renderSpec(task.pod, ctx) : null;

@@ -3,12 +3,10 @@
 // where <seq> is a zero-padded 8-digit chunk number starting at 00000000. Concatenating the chunks in
 // name order gives exactly the container's output. Chunks are immutable once written.
 
-export interface TryLogKey {
-  dagId: string;
-  runId: string;
-  taskId: string;
-  tryNumber: number;
-}
+import type { TryIdentity } from "../lib/pod-contract.ts";
+
+/** A try's log is found by the try's identity, the same one that names its Pod. */
+export type TryLogKey = TryIdentity;
 
 export interface StoredChunk {
   seq: number;

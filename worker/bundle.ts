@@ -2,6 +2,7 @@
 // is set. Network errors and 5xx are retried (the API may be restarting); 4xx are final.
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
+import { bundleUrl, WORKER_ENV } from "../lib/pod-contract.ts";
 import type { WorkerConfig } from "./config.ts";
 import { WorkerError } from "./errors.ts";
 
@@ -18,10 +19,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 class FinalError extends Error {}
 
-export function bundleUrl(apiUrl: string, dagId: string, version: string): string {
-  return `${apiUrl.replace(/\/+$/, "")}/api/v1/dags/${encodeURIComponent(dagId)}/versions/${encodeURIComponent(version)}/bundle`;
-}
-
 async function fetchOnce(url: string, token: string, deps: FetchDeps): Promise<string> {
   const response = await deps.fetch(url, {
     headers: { Authorization: `Bearer ${token}` },
@@ -37,7 +34,7 @@ async function fetchOnce(url: string, token: string, deps: FetchDeps): Promise<s
 export async function loadBundle(config: WorkerConfig, deps: FetchDeps): Promise<string> {
   if (config.bundleFile) {
     return readFile(config.bundleFile, "utf8").catch((error: Error) => {
-      throw new WorkerError(`could not read FERRY_BUNDLE_FILE: ${error.message}`);
+      throw new WorkerError(`could not read ${WORKER_ENV.bundleFile}: ${error.message}`);
     });
   }
   const url = bundleUrl(config.apiUrl!, config.dagId, config.dagVersion);

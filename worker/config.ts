@@ -1,15 +1,7 @@
-// The worker's inputs, all from the Pod's environment (set by the executor).
+// The worker's inputs, all from the Pod's environment (set by the executor). The names and the shape
+// of the context are the Pod contract's (lib/pod-contract.ts), which the executor builds the Pod from.
+import { TERMINATION_MESSAGE_PATH, WORKER_ENV, type TryContext } from "../lib/pod-contract.ts";
 import { WorkerError } from "./errors.ts";
-
-export interface TaskContextInput {
-  dagId: string;
-  runId: string;
-  taskId: string;
-  tryNumber: number;
-  logicalDate: string;
-  params: Record<string, unknown>;
-  tasks: Record<string, { result: unknown }>;
-}
 
 export interface WorkerConfig {
   apiUrl?: string;
@@ -20,12 +12,10 @@ export interface WorkerConfig {
   /** A local bundle to run instead of fetching it (tests, debugging). */
   bundleFile?: string;
   terminationMessagePath: string;
-  context: TaskContextInput;
+  context: TryContext;
 }
 
 export type Env = Record<string, string | undefined>;
-
-export const DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log";
 
 export class ConfigError extends WorkerError {}
 
@@ -39,28 +29,28 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function parseContext(text: string, dagId: string, taskId: string): TaskContextInput {
+function parseContext(text: string, dagId: string, taskId: string): TryContext {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`FERRY_TASK_CONTEXT is not JSON: ${(error as Error).message}`);
+    throw new ConfigError(`${WORKER_ENV.taskContext} is not JSON: ${(error as Error).message}`);
   }
-  if (!isRecord(parsed)) throw new ConfigError("FERRY_TASK_CONTEXT must be a JSON object");
+  if (!isRecord(parsed)) throw new ConfigError(`${WORKER_ENV.taskContext} must be a JSON object`);
   const str = (key: string, fallback?: string): string => {
     const value = parsed[key] ?? fallback;
-    if (typeof value !== "string") throw new ConfigError(`FERRY_TASK_CONTEXT.${key} must be a string`);
+    if (typeof value !== "string") throw new ConfigError(`${WORKER_ENV.taskContext}.${key} must be a string`);
     return value;
   };
   const tryNumber = parsed.tryNumber ?? 1;
   if (typeof tryNumber !== "number" || !Number.isInteger(tryNumber) || tryNumber < 1) {
-    throw new ConfigError("FERRY_TASK_CONTEXT.tryNumber must be a positive integer");
+    throw new ConfigError(`${WORKER_ENV.taskContext}.tryNumber must be a positive integer`);
   }
   const params = parsed.params ?? {};
-  if (!isRecord(params)) throw new ConfigError("FERRY_TASK_CONTEXT.params must be an object");
+  if (!isRecord(params)) throw new ConfigError(`${WORKER_ENV.taskContext}.params must be an object`);
   const tasks = parsed.tasks ?? {};
   if (!isRecord(tasks) || !Object.values(tasks).every(isRecord)) {
-    throw new ConfigError("FERRY_TASK_CONTEXT.tasks must map task ids to { result }");
+    throw new ConfigError(`${WORKER_ENV.taskContext}.tasks must map task ids to { result }`);
   }
   return {
     dagId: str("dagId", dagId),
@@ -74,17 +64,22 @@ function parseContext(text: string, dagId: string, taskId: string): TaskContextI
 }
 
 export function readConfig(env: Env): WorkerConfig {
-  const dagId = required(env, "FERRY_DAG_ID");
-  const taskId = required(env, "FERRY_TASK_ID");
-  const bundleFile = env.FERRY_BUNDLE_FILE || undefined;
+  const dagId = required(env, WORKER_ENV.dagId);
+  const taskId = required(env, WORKER_ENV.taskId);
+  const bundleFile = env[WORKER_ENV.bundleFile] || undefined;
   return {
-    apiUrl: bundleFile ? env.FERRY_API_URL : required(env, "FERRY_API_URL"),
-    token: bundleFile ? env.FERRY_WORKER_TOKEN : required(env, "FERRY_WORKER_TOKEN"),
+    apiUrl: bundleFile ? env[WORKER_ENV.apiUrl] : required(env, WORKER_ENV.apiUrl),
+    token: bundleFile ? env[WORKER_ENV.token] : required(env, WORKER_ENV.token),
     dagId,
-    dagVersion: bundleFile ? (env.FERRY_DAG_VERSION ?? "") : required(env, "FERRY_DAG_VERSION"),
+    dagVersion: bundleFile ? (env[WORKER_ENV.dagVersion] ?? "") : required(env, WORKER_ENV.dagVersion),
     taskId,
     bundleFile,
-    terminationMessagePath: env.FERRY_TERMINATION_MESSAGE_PATH || DEFAULT_TERMINATION_MESSAGE_PATH,
-    context: parseContext(required(env, "FERRY_TASK_CONTEXT"), dagId, taskId),
+    terminationMessagePath: terminationMessagePath(env),
+    context: parseContext(required(env, WORKER_ENV.taskContext), dagId, taskId),
   };
+}
+
+/** Where the result goes: the contract's path, unless localkube handed the process another file. */
+export function terminationMessagePath(env: Env): string {
+  return env[WORKER_ENV.terminationMessagePath] || TERMINATION_MESSAGE_PATH;
 }

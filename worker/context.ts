@@ -2,9 +2,9 @@
 import type { Writable } from "node:stream";
 import { format } from "node:util";
 import type { TaskContext, TaskHandle } from "../sdk/index.ts";
-import type { TaskContextInput } from "./config.ts";
+import type { TryContext } from "../lib/pod-contract.ts";
 
-export function buildContext(input: TaskContextInput, stdout: Writable): TaskContext {
+export function buildContext(input: TryContext, stdout: Writable): TaskContext {
   const tasks = Object.freeze({ ...input.tasks });
   function result(ref: TaskHandle<unknown> | string): any {
     const id = typeof ref === "string" ? ref : ref?.taskId;

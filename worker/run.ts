@@ -3,7 +3,7 @@
 import type { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadBundle } from "./bundle.ts";
-import { DEFAULT_TERMINATION_MESSAGE_PATH, readConfig, type Env } from "./config.ts";
+import { readConfig, terminationMessagePath, type Env } from "./config.ts";
 import { buildContext } from "./context.ts";
 import { WorkerError } from "./errors.ts";
 import { loadTask } from "./evaluate.ts";
@@ -17,10 +17,6 @@ export interface WorkerIO {
   fetch?: typeof fetch;
   /** Defaults to a real timer; tests make retries instant. */
   sleep?: (ms: number) => Promise<void>;
-}
-
-function terminationPath(env: Env): string {
-  return env.FERRY_TERMINATION_MESSAGE_PATH || DEFAULT_TERMINATION_MESSAGE_PATH;
 }
 
 function messageOf(error: unknown): string {
@@ -38,7 +34,7 @@ export async function reportFailure(io: Pick<WorkerIO, "env" | "stderr">, error:
       : (stack ?? (error instanceof Error && error.stack ? error.stack : `Error: ${messageOf(error)}`));
   io.stderr.write(`${shown}\n`);
   try {
-    await writeTerminationMessage(terminationPath(io.env), errorMessageJson(messageOf(error)));
+    await writeTerminationMessage(terminationMessagePath(io.env), errorMessageJson(messageOf(error)));
   } catch (writeError) {
     io.stderr.write(`ferry-worker: could not write the termination message: ${messageOf(writeError)}\n`);
   }

@@ -1,6 +1,7 @@
 // DAG routes: post a DAG file, list, read, pause and delete DAGs, and the bundle workers fetch.
 import type { FastifyInstance } from "fastify";
 import { deleteDag, getBundle, getDag, listDags, saveDagVersion, setPaused } from "../../scheduler/dags.repository.ts";
+import { BUNDLE_ROUTE } from "../../lib/pod-contract.ts";
 import { workerMayRead } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ApiError, badRequest, errorBody, notFound } from "../errors.ts";
@@ -78,7 +79,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get<{ Params: { dagId: string; version: string } }>(
-    "/api/v1/dags/:dagId/versions/:version/bundle",
+    BUNDLE_ROUTE,
     { config: { allowWorker: true } },
     async (req, reply) => {
       const version = Number(req.params.version);

@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readTryLog, type TryLogKey } from "../../logstore/index.ts";
 import { stampNs } from "../../executor/pod-log-resume.ts";
-import { CONTAINER_NAME } from "../../executor/pod-spec.ts";
+import { TASK_CONTAINER_NAME } from "../../lib/pod-contract.ts";
 import { extraExecutor, startTestFerry, waitFor, type ExtraExecutor, type TestFerry } from "../support/ferry.ts";
 
 const LOG_MAX_BYTES = 64 * 1024;
@@ -69,7 +69,7 @@ interface Stamped {
 
 /** The Pod's log as its endpoint serves it now (the current file only), line by line with stamps. */
 async function currentFile(f: TestFerry, podName: string): Promise<Stamped[]> {
-  const text = await f.ferry.kube.core.readNamespacedPodLog({ name: podName, namespace: "default", container: CONTAINER_NAME, timestamps: true });
+  const text = await f.ferry.kube.core.readNamespacedPodLog({ name: podName, namespace: "default", container: TASK_CONTAINER_NAME, timestamps: true });
   assert.ok(text.endsWith("\n"), "the served log ends with a whole line");
   return text
     .split(/(?<=\n)/)
