@@ -17,6 +17,7 @@ import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../localk
 import { openLogStore } from "../logstore/index.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import { compileDagFile } from "../dagfile/index.ts";
+import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
 import { DAY_MS, RetentionSweeper } from "../scheduler/retention.ts";
 import { Scheduler, type SchedulerOptions } from "../scheduler/scheduler.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
@@ -134,9 +135,12 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       closers.push(() => api!.close());
     }
 
+    // DAG versions never change: one cache of their definitions serves the scheduler and the executor.
+    const definitions = new DagDefinitionCache();
+
     let scheduler: Scheduler | null = null;
     if (config.components.scheduler) {
-      scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), opts.scheduler);
+      scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), { definitions, ...opts.scheduler });
       scheduler.start();
       closers.push(() => scheduler!.stop());
       // Retention is the scheduler component's duty; sweepers of several schedulers work side by side.
@@ -160,6 +164,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         workerImage: config.workerImage,
         workerApiUrl: () => workerApiUrl,
         workerSecret: credentials.workerSecret,
+        definitions,
         ...opts.executor,
       });
       executor.start();

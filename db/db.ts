@@ -80,3 +80,8 @@ export function connectDb(connectionString: string, opts: { max?: number; applic
     },
   };
 }
+
+/** Whether Postgres answers (readiness): rejects when it does not. */
+export async function ping(db: Queryable): Promise<void> {
+  await db.query("SELECT 1");
+}

@@ -9,8 +9,8 @@ import type { Db } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { LogStore } from "../logstore/logstore.ts";
-import type { DagDefinition, TaskDefinition } from "../sdk/definition.ts";
-import { getDagVersion } from "../scheduler/dags.repository.ts";
+import type { TaskDefinition } from "../sdk/definition.ts";
+import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
 import { workerTokenFor } from "../lib/tokens.ts";
 import type { Kube } from "./kube.ts";
 import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.ts";
@@ -31,6 +31,7 @@ import {
   markTryRunning,
   saveLogProgress,
   recordOutcome,
+  releaseLeases,
   renewLeases,
   runResults,
   tryKey,
@@ -45,7 +46,7 @@ export type { ExecutorOptions } from "./options.ts";
 export class Executor {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   private readonly handles = new Map<string, TryHandle>();
-  private readonly definitions = new Map<string, DagDefinition>();
+  private readonly definitions: DagDefinitionCache;
   private readonly watcher: PodWatcher;
   private readonly pods: PodControl;
   private readonly account: TryAccount;
@@ -64,6 +65,7 @@ export class Executor {
     opts: ExecutorOptions,
   ) {
     this.o = compileExecutorOptions(opts);
+    this.definitions = this.o.definitions;
     this.pods = new PodControl(kube, log);
     this.account = new TryAccount(db, kube, log, (p) => this.track(p));
     this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
@@ -87,9 +89,7 @@ export class Executor {
     for (const h of this.handles.values()) h.shipper?.stop();
     await this.settle();
     if (opts.releaseLeases === false) return;
-    await this.db
-      .query(`UPDATE task_tries SET lease_until = NULL WHERE executor_id = $1 AND NOT pod_reclaimed`, [this.id])
-      .catch(() => {});
+    await releaseLeases(this.db, this.id).catch(() => {});
   }
 
   /** Waits for in-flight finalisations (tests and graceful shutdown). */
@@ -213,14 +213,8 @@ export class Executor {
   }
 
   private async taskOf(t: ActiveTry): Promise<TaskDefinition | null> {
-    const key = `${t.dagId}@${t.dagVersion}`;
-    let def = this.definitions.get(key);
-    if (!def) {
-      const row = await getDagVersion(this.db, t.dagId, t.dagVersion);
-      if (!row) return null;
-      def = row.definition;
-      this.definitions.set(key, def);
-    }
+    const def = await this.definitions.get(this.db, t.dagId, t.dagVersion);
+    if (!def) return null;
     return def.tasks.find((x) => x.taskId === t.taskId) ?? null;
   }
 

@@ -1,4 +1,6 @@
 // The executor's options as callers give them, and compiled with their defaults (one place for both).
+import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
+
 export interface ExecutorOptions {
   maxRunningTasks: number;
   workerImage: string;
@@ -17,6 +19,8 @@ export interface ExecutorOptions {
   logChunkBytes?: number;
   /** After a container ended, how long a read of its log may go without progress. @default 10000 */
   logDrainTimeoutMs?: number;
+  /** The process's cache of DAG definitions, shared with the scheduler. @default a cache of its own */
+  definitions?: DagDefinitionCache;
 }
 
 export type CompiledExecutorOptions = Required<ExecutorOptions>;
@@ -30,5 +34,6 @@ export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorO
     logChunkBytes: 1024 * 1024,
     logDrainTimeoutMs: 10_000,
     ...opts,
+    definitions: opts.definitions ?? new DagDefinitionCache(),
   };
 }

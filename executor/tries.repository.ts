@@ -1,7 +1,10 @@
-// The only module that touches `task_tries`. A try is claimed by one executor, which holds a lease on it
-// until its Pod is reclaimed; an executor that dies lets its leases run out and another adopts its tries.
+// The only module that writes `task_tries` (runs.repository.ts deletes them only by cascade with their
+// run; try-events.repository.ts joins them for reading). A try is claimed by one executor, which holds
+// a lease on it until its Pod is reclaimed; an executor that dies lets its leases run out and another
+// adopts its tries.
 // Task instance states change here only by compare-and-set on (state, try_number).
 import type { Db, Queryable } from "../db/db.ts";
+import { ACTIVE_TASK_STATES, sqlStates } from "../scheduler/states.ts";
 import { podNameFor } from "./pod-names.ts";
 import type { TryVerdict } from "./pod-outcome.ts";
 import type { LogCheckpoint } from "./pod-log-resume.ts";
@@ -197,7 +200,7 @@ export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o:
               started_at = COALESCE(started_at, $7),
               ended_at = CASE WHEN $3 OR NOT ($5 AND try_number < max_tries) THEN now() ELSE NULL END,
               updated_at = now()
-        WHERE id = $1 AND try_number = $2 AND state IN ('queued', 'running')
+        WHERE id = $1 AND try_number = $2 AND state IN (${sqlStates(ACTIVE_TASK_STATES)})
         RETURNING state`,
       [t.taskInstanceId, t.tryNumber, o.tryState === "success", JSON.stringify(o.result ?? null), o.retryable, o.retryAt, o.startedAt],
     );
@@ -244,7 +247,7 @@ export async function unwantedTries(db: Queryable, tries: ActiveTry[]): Promise<
   const rows = await db.query(
     `SELECT u.id, u.try_number FROM unnest($1::bigint[], $2::int[]) AS u(id, try_number)
        LEFT JOIN task_instances ti ON ti.id = u.id
-      WHERE ti.id IS NULL OR ti.try_number <> u.try_number OR ti.state NOT IN ('queued', 'running')`,
+      WHERE ti.id IS NULL OR ti.try_number <> u.try_number OR ti.state NOT IN (${sqlStates(ACTIVE_TASK_STATES)})`,
     [tries.map((t) => t.taskInstanceId), tries.map((t) => t.tryNumber)],
   );
   return new Set(rows.map((r) => tryKey(String(r.id), r.try_number as number)));
@@ -331,4 +334,12 @@ export async function listTries(db: Queryable, taskInstanceId: string): Promise<
     logBytes: Number(r.log_bytes),
     logFinishedAt: (r.log_finished_at as Date | null) ?? null,
   }));
+}
+
+/**
+ * Hands back every try this executor holds whose Pod is not reclaimed yet, so the next executor adopts
+ * them at once instead of waiting for the leases to run out (a graceful stop).
+ */
+export async function releaseLeases(db: Queryable, executorId: string): Promise<void> {
+  await db.query(`UPDATE task_tries SET lease_until = NULL WHERE executor_id = $1 AND NOT pod_reclaimed`, [executorId]);
 }

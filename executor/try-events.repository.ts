@@ -1,5 +1,6 @@
-// The only module that touches `task_try_events`: Ferry's account of each try (why it died, who
-// cancelled it, what the cluster said about its Pod), kept beside the log and never mixed into it.
+// The only module that touches `task_try_events` (it joins task_tries and task_instances to find a
+// try): Ferry's account of each try (why it died, who cancelled it, what the cluster said about its
+// Pod), kept beside the log and never mixed into it.
 import type { Queryable } from "../db/db.ts";
 
 export interface TryEventInput {

@@ -1,8 +1,11 @@
-// The only module that touches `dags` and `dag_versions`.
+// The only module that writes `dags` and `dag_versions`, and where every statement about them lives
+// (other modules only join them for reading). It reads `dag_runs` to refuse deleting a DAG whose runs
+// are active. Also the process's cache of DAG definitions (DagDefinitionCache), since versions never change.
 import { createHash } from "node:crypto";
 import type { Db, Queryable } from "../db/db.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
 import { initialNextRunAt } from "./cron.ts";
+import { ACTIVE_RUN_STATES, sqlStates } from "./states.ts";
 
 export interface DagRow {
   dagId: string;
@@ -142,9 +145,75 @@ export async function deleteDag(db: Db, dagId: string): Promise<DeleteDagOutcome
   return db.transaction(async (tx) => {
     const [dag] = await tx.query(`SELECT dag_id FROM dags WHERE dag_id = $1 AND deleted_at IS NULL FOR UPDATE`, [dagId]);
     if (!dag) return "not_found";
-    const [active] = await tx.query(`SELECT 1 FROM dag_runs WHERE dag_id = $1 AND state IN ('queued', 'running') LIMIT 1`, [dagId]);
+    const [active] = await tx.query(`SELECT 1 FROM dag_runs WHERE dag_id = $1 AND state IN (${sqlStates(ACTIVE_RUN_STATES)}) LIMIT 1`, [dagId]);
     if (active) return "has_active_runs";
     await tx.query(`UPDATE dags SET deleted_at = now(), paused = true, next_run_at = NULL, updated_at = now() WHERE dag_id = $1`, [dagId]);
     return "deleted";
   });
+}
+
+/** Whether a DAG id was ever posted (deleted DAGs included: their runs stay readable). */
+export async function dagIdKnown(db: Queryable, dagId: string): Promise<boolean> {
+  const rows = await db.query(`SELECT 1 FROM dags WHERE dag_id = $1`, [dagId]);
+  return rows.length > 0;
+}
+
+/** The latest version of a DAG, deleted or not; null for an id never posted. */
+export async function latestVersionOf(db: Queryable, dagId: string): Promise<number | null> {
+  const [row] = await db.query<{ latest_version: number }>(`SELECT latest_version FROM dags WHERE dag_id = $1`, [dagId]);
+  return row ? row.latest_version : null;
+}
+
+export interface DueDag {
+  dagId: string;
+  nextRunAt: Date;
+  latestVersion: number;
+  definition: DagDefinition;
+}
+
+/**
+ * Locks up to `limit` unpaused DAGs whose next scheduled run is due, soonest first, skipping those
+ * another scheduler holds. Call in a transaction; move each one's next_run_at on with setNextRunAt.
+ */
+export async function lockDueDags(tx: Queryable, now: Date, limit: number): Promise<DueDag[]> {
+  const rows = await tx.query<{ dag_id: string; next_run_at: Date; latest_version: number; definition: DagDefinition }>(
+    `SELECT d.dag_id, d.next_run_at, d.latest_version, v.definition
+       FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
+      WHERE NOT d.paused AND d.next_run_at <= $1
+      ORDER BY d.next_run_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
+    [now, limit],
+  );
+  return rows.map((r) => ({ dagId: r.dag_id, nextRunAt: r.next_run_at, latestVersion: r.latest_version, definition: r.definition }));
+}
+
+/** Sets when a DAG's next scheduled run is due (null: it has no schedule). */
+export async function setNextRunAt(tx: Queryable, dagId: string, nextRunAt: Date | null): Promise<void> {
+  await tx.query(`UPDATE dags SET next_run_at = $2 WHERE dag_id = $1`, [dagId, nextRunAt]);
+}
+
+/** DAGs by paused state (deleted DAGs left out), for the metrics. */
+export async function countDagsByPaused(db: Queryable): Promise<{ paused: number; active: number }> {
+  const rows = await db.query<{ paused: boolean; n: number }>(`SELECT paused, count(*)::int AS n FROM dags WHERE deleted_at IS NULL GROUP BY paused`);
+  return { paused: rows.find((r) => r.paused)?.n ?? 0, active: rows.find((r) => !r.paused)?.n ?? 0 };
+}
+
+/**
+ * DAG versions never change once written, so their definitions are cached for the life of the process.
+ * One cache per process, shared by the scheduler and the executor (app/ferry.ts hands both the same one).
+ */
+export class DagDefinitionCache {
+  private readonly definitions = new Map<string, DagDefinition>();
+
+  /** `via` is the caller's transaction when it holds locks: a second pool connection could deadlock the pool. */
+  async get(via: Queryable, dagId: string, version: number): Promise<DagDefinition | null> {
+    const key = `${dagId}@${version}`;
+    let def = this.definitions.get(key);
+    if (!def) {
+      const row = await getDagVersion(via, dagId, version);
+      if (!row) return null;
+      def = row.definition;
+      this.definitions.set(key, def);
+    }
+    return def;
+  }
 }

@@ -1,8 +1,10 @@
-// The only module that touches `dag_runs` and `task_instances` (the executor's try-level writes go
-// through executor/tries.repository.ts, which updates task_instances only by compare-and-set).
+// The only module that writes `dag_runs` and, apart from the executor's try-level compare-and-set
+// updates in executor/tries.repository.ts, `task_instances`. It reads `dags` (to lock a DAG while its
+// queued runs start) and `task_tries` (retention waits for Pods not reclaimed yet); deleting a run
+// removes its task instances and tries by cascade. State lists come from states.ts (sqlStates).
 import type { Db, Queryable } from "../db/db.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
-import { FINISHED_RUN_STATES, type RunState, type TaskState } from "./states.ts";
+import { ACTIVE_RUN_STATES, ACTIVE_TASK_STATES, FINISHED_RUN_STATES, FINISHED_TASK_STATES, sqlStates, type RunState, type TaskState } from "./states.ts";
 import type { TaskMove } from "./run-planner.ts";
 
 export interface RunRow {
@@ -267,7 +269,7 @@ export async function cancelRun(tx: Queryable, runPk: string): Promise<void> {
   await tx.query(`UPDATE dag_runs SET state = 'cancelled', ended_at = now(), updated_at = now() WHERE id = $1`, [runPk]);
   await tx.query(
     `UPDATE task_instances SET state = 'cancelled', ended_at = now(), updated_at = now()
-      WHERE run_pk = $1 AND state NOT IN ('success', 'failed', 'upstream_failed', 'skipped', 'cancelled')`,
+      WHERE run_pk = $1 AND state NOT IN (${sqlStates(FINISHED_TASK_STATES)})`,
     [runPk],
   );
 }
@@ -280,7 +282,7 @@ export async function resetTasks(tx: Queryable, runPk: string, resets: { taskId:
         SET state = 'pending', result = NULL, retry_at = NULL, started_at = NULL, ended_at = NULL,
             max_tries = t.try_number + r.retries + 1, updated_at = now()
        FROM unnest($2::text[], $3::int[]) AS r(task_id, retries)
-      WHERE t.run_pk = $1 AND t.task_id = r.task_id AND t.state NOT IN ('queued', 'running')`,
+      WHERE t.run_pk = $1 AND t.task_id = r.task_id AND t.state NOT IN (${sqlStates(ACTIVE_TASK_STATES)})`,
     [runPk, resets.map((r) => r.taskId), resets.map((r) => r.retries)],
   );
 }
@@ -289,7 +291,7 @@ export async function resetTasks(tx: Queryable, runPk: string, resets: { taskId:
 export async function reopenRun(tx: Queryable, runPk: string): Promise<void> {
   await tx.query(
     `UPDATE dag_runs SET state = 'queued', ended_at = NULL, updated_at = now()
-      WHERE id = $1 AND state IN ('success', 'failed', 'cancelled')`,
+      WHERE id = $1 AND state IN (${sqlStates(FINISHED_RUN_STATES)})`,
     [runPk],
   );
 }
@@ -350,4 +352,16 @@ export async function lockExpiredRun(tx: Queryable, runPk: string, cutoff: Date)
 export async function deleteRun(tx: Queryable, runPk: string): Promise<boolean> {
   const rows = await tx.query(`DELETE FROM dag_runs WHERE id = $1 RETURNING id`, [runPk]);
   return rows.length > 0;
+}
+
+/** Counts for the metrics: runs by state, and the tasks of active runs (and any still active) by state. */
+export async function countByState(db: Queryable): Promise<{ runs: Map<string, number>; tasks: Map<string, number> }> {
+  const [runs, tasks] = await Promise.all([
+    db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM dag_runs GROUP BY state`),
+    db.query<{ state: string; n: number }>(
+      `SELECT ti.state, count(*)::int AS n FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+        WHERE r.state IN (${sqlStates(ACTIVE_RUN_STATES)}) OR ti.state IN (${sqlStates(ACTIVE_TASK_STATES)}) GROUP BY ti.state`,
+    ),
+  ]);
+  return { runs: new Map(runs.map((r) => [r.state, r.n])), tasks: new Map(tasks.map((r) => [r.state, r.n])) };
 }

@@ -6,7 +6,7 @@ import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
 import { dueTicks } from "./cron.ts";
-import { getDagVersion } from "./dags.repository.ts";
+import { DagDefinitionCache, latestVersionOf, lockDueDags, setNextRunAt } from "./dags.repository.ts";
 import { planRun, type TaskSnapshot } from "./run-planner.ts";
 import {
   applyTaskMoves,
@@ -29,12 +29,14 @@ export interface SchedulerOptions {
   planBatchSize?: number;
   /** A running run not planned for this long is planned anyway (a backstop). @default 60000 */
   staleAfterMs?: number;
+  /** The process's cache of DAG definitions, shared with the executor. @default a cache of its own */
+  definitions?: DagDefinitionCache;
 }
 
 export class Scheduler {
   private stopped = false;
   private loop: Promise<void> | null = null;
-  private readonly definitions = new Map<string, DagDefinition>();
+  private readonly definitions: DagDefinitionCache;
   private readonly pollIntervalMs: number;
   private readonly planBatchSize: number;
   private readonly staleAfterMs: number;
@@ -49,6 +51,7 @@ export class Scheduler {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.planBatchSize = opts.planBatchSize ?? 200;
     this.staleAfterMs = opts.staleAfterMs ?? 60_000;
+    this.definitions = opts.definitions ?? new DagDefinitionCache();
   }
 
   start(): void {
@@ -85,47 +88,35 @@ export class Scheduler {
 
   /** `via` is the caller's transaction when it holds locks: a second pool connection could deadlock the pool. */
   private async definitionOf(dagId: string, version: number, via: Queryable = this.db): Promise<DagDefinition> {
-    const key = `${dagId}@${version}`;
-    let def = this.definitions.get(key);
-    if (!def) {
-      const row = await getDagVersion(via, dagId, version);
-      if (!row) throw new Error(`DAG version ${key} is missing`);
-      def = row.definition;
-      this.definitions.set(key, def);
-    }
+    const def = await this.definitions.get(via, dagId, version);
+    if (!def) throw new Error(`DAG version ${dagId}@${version} is missing`);
     return def;
   }
 
   private async createDueRuns(now: Date): Promise<number> {
     return this.db.transaction(async (tx) => {
-      const due = await tx.query<{ dag_id: string; next_run_at: Date; latest_version: number; definition: DagDefinition }>(
-        `SELECT d.dag_id, d.next_run_at, d.latest_version, v.definition
-           FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
-          WHERE NOT d.paused AND d.next_run_at <= $1
-          ORDER BY d.next_run_at LIMIT 50 FOR UPDATE OF d SKIP LOCKED`,
-        [now],
-      );
+      const due = await lockDueDags(tx, now, 50);
       let created = 0;
       for (const dag of due) {
         const def = dag.definition;
         if (!def.schedule) {
-          await tx.query(`UPDATE dags SET next_run_at = NULL WHERE dag_id = $1`, [dag.dag_id]);
+          await setNextRunAt(tx, dag.dagId, null);
           continue;
         }
-        const { ticks, nextRunAt } = dueTicks(def.schedule, def.timezone, dag.next_run_at, now, def.catchup);
+        const { ticks, nextRunAt } = dueTicks(def.schedule, def.timezone, dag.nextRunAt, now, def.catchup);
         for (const tick of ticks) {
           const run = await createRun(tx, {
-            dagId: dag.dag_id,
+            dagId: dag.dagId,
             runId: `scheduled__${tick.toISOString()}`,
             runType: "scheduled",
             logicalDate: tick,
             params: def.params,
-            dagVersion: dag.latest_version,
+            dagVersion: dag.latestVersion,
             definition: def,
           });
           if (run) created++;
         }
-        await tx.query(`UPDATE dags SET next_run_at = $2 WHERE dag_id = $1`, [dag.dag_id, nextRunAt]);
+        await setNextRunAt(tx, dag.dagId, nextRunAt);
       }
       if (created > 0) this.log.info("created scheduled runs", { count: created });
       return created;
@@ -135,9 +126,9 @@ export class Scheduler {
   private async startQueuedRuns(): Promise<number> {
     let started = 0;
     for (const dagId of await dagsWithQueuedRuns(this.db)) {
-      const [latest] = await this.db.query<{ latest_version: number }>(`SELECT latest_version FROM dags WHERE dag_id = $1`, [dagId]);
-      if (!latest) continue;
-      const def = await this.definitionOf(dagId, latest.latest_version);
+      const latest = await latestVersionOf(this.db, dagId);
+      if (latest === null) continue;
+      const def = await this.definitionOf(dagId, latest);
       started += await startQueuedRuns(this.db, dagId, def.maxActiveRuns);
     }
     return started;

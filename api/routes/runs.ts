@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 // Run routes: trigger, list, read, cancel, and clear a task (run it again, with what depends on it).
 import type { FastifyInstance } from "fastify";
 import { notifyWakeup } from "../../db/wakeup.ts";
-import { getDag, getDagVersion } from "../../scheduler/dags.repository.ts";
+import { dagIdKnown, getDag, getDagVersion } from "../../scheduler/dags.repository.ts";
 import { downstreamOf } from "../../scheduler/run-planner.ts";
 import {
   cancelRun,
@@ -101,7 +101,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         before = { logicalDate: date, pk: c![1] as string };
       }
       // A deleted DAG's runs stay readable, like each run and its logs.
-      const [known] = await db.query(`SELECT 1 FROM dags WHERE dag_id = $1`, [req.params.dagId]);
+      const known = await dagIdKnown(db, req.params.dagId);
       if (!known) throw notFound("DAG", req.params.dagId, "dag_not_found");
       const runs = await listRuns(db, req.params.dagId, { limit: limit + 1, state, before });
       const page = runs.slice(0, limit);
