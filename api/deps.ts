@@ -2,13 +2,14 @@
 import type { Db } from "../db/db.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
+import type { DagFileErrorCode } from "../dagfile/types.ts";
 import type { Kube } from "../executor/kube.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { AuthSettings } from "./auth.ts";
 
 export type CompileOutcome =
   | { ok: true; definition: DagDefinition; bundle: string }
-  | { ok: false; error: { code: string; message: string; line?: number; column?: number; problems?: { path: string; message: string }[] } };
+  | { ok: false; error: { code: DagFileErrorCode; message: string; line?: number; column?: number; problems?: { path: string; message: string }[] } };
 
 export interface ApiDeps {
   db: Db;

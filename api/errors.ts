@@ -1,22 +1,67 @@
 // Every API error is `{"error": {"code", "message", "details"?}}` with a fitting HTTP status. The codes
-// are stable and listed in the README; the messages say how to fix the problem.
+// are one typed union (ApiErrorCode), each with its one status here, so a route cannot invent a code;
+// the README's REST API section lists every one (test/api/error-codes.test.ts checks it). The messages
+// say how to fix the problem.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { DagFileErrorCode } from "../dagfile/types.ts";
+
+/** Every code the API answers with, and its HTTP status. */
+export const API_ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  unauthorized: 401,
+  dag_not_found: 404,
+  dag_version_not_found: 404,
+  run_not_found: 404,
+  task_not_found: 404,
+  try_not_found: 404,
+  no_log_yet: 404,
+  no_try_yet: 404,
+  route_not_found: 404,
+  run_exists: 409,
+  run_finished: 409,
+  task_active: 409,
+  dag_has_active_runs: 409,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
+  // A DAG file that is refused (dagfile/types.ts, DagFileErrorCode).
+  compile_error: 422,
+  import_not_allowed: 422,
+  evaluation_error: 422,
+  timeout: 422,
+  memory_limit: 422,
+  invalid_dag: 422,
+  internal: 500,
+  database_unreachable: 503,
+} as const satisfies Record<string, number>;
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+
+// Every code the DAG compiler can refuse a file with is an API code (a compile error fails here, not in a route).
+type Missing<Sub extends string, All extends string> = Exclude<Sub, All>;
+const dagFileCodesAreApiCodes: [Missing<DagFileErrorCode, ApiErrorCode>] extends [never] ? true : never = true;
+void dagFileCodesAreApiCodes;
 
 export class ApiError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
+    this.status = API_ERROR_STATUS[code];
   }
 }
 
-export const notFound = (what: string, id: string, code = "not_found") => new ApiError(404, code, `${what} ${JSON.stringify(id)} was not found`);
-export const badRequest = (message: string, details?: unknown) => new ApiError(400, "bad_request", message, details);
+type NotFoundCode = { [C in ApiErrorCode]: (typeof API_ERROR_STATUS)[C] extends 404 ? C : never }[ApiErrorCode];
 
-export function errorBody(code: string, message: string, details?: unknown) {
+export const notFound = (what: string, id: string, code: NotFoundCode) => new ApiError(code, `${what} ${JSON.stringify(id)} was not found`);
+export const badRequest = (message: string, details?: unknown) => new ApiError("bad_request", message, details);
+
+export function errorBody(code: ApiErrorCode, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
@@ -31,7 +76,7 @@ export function handleError(err: FastifyError | ApiError | Error, req: FastifyRe
     return;
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const code =
+    const code: ApiErrorCode =
       fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
         ? "unsupported_media_type"
         : fe.code === "FST_ERR_CTP_BODY_TOO_LARGE"

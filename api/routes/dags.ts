@@ -25,7 +25,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const compiled = await deps.compile(source);
     if (!compiled.ok) {
       const { code, message, ...where } = compiled.error;
-      throw new ApiError(422, code, message, Object.keys(where).length > 0 ? where : undefined);
+      throw new ApiError(code, message, Object.keys(where).length > 0 ? where : undefined);
     }
     const saved = await saveDagVersion(deps.db, { definition: compiled.definition, source, bundle: compiled.bundle });
     deps.log.info(saved.created ? "dag version saved" : "dag unchanged", { dagId: compiled.definition.dagId, version: saved.version });
@@ -73,7 +73,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const outcome = await deleteDag(deps.db, req.params.dagId);
     if (outcome === "not_found") throw notFound("DAG", req.params.dagId, "dag_not_found");
     if (outcome === "has_active_runs") {
-      throw new ApiError(409, "dag_has_active_runs", "The DAG has runs that are queued or running: cancel them first, then delete.");
+      throw new ApiError("dag_has_active_runs", "The DAG has runs that are queued or running: cancel them first, then delete.");
     }
     return reply.status(204).send();
   });

@@ -23,8 +23,8 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (!ti) throw notFound("task", taskId, "task_not_found");
       const tr = await findTry(deps.db, ti.id, tryNumber);
       if (!tr) {
-        if (tryNumber !== null) throw new ApiError(404, "try_not_found", `Task ${taskId} has no try ${tryNumber} (it has ${ti.tryNumber}).`);
-        throw new ApiError(404, "no_try_yet", `Task ${taskId} has not started yet (state ${ti.state}); it has no try and no events.`);
+        if (tryNumber !== null) throw new ApiError("try_not_found", `Task ${taskId} has no try ${tryNumber} (it has ${ti.tryNumber}).`);
+        throw new ApiError("no_try_yet", `Task ${taskId} has not started yet (state ${ti.state}); it has no try and no events.`);
       }
       const events = await listTryEvents(deps.db, ti.id, tr.tryNumber);
       return {

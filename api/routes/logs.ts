@@ -26,8 +26,8 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (!ti) throw notFound("task", taskId, "task_not_found");
       const tr = await findTry(deps.db, ti.id, q.tryNumber);
       if (!tr) {
-        if (q.tryNumber !== null) throw new ApiError(404, "try_not_found", `Task ${taskId} has no try ${q.tryNumber} (it has ${ti.tryNumber}).`);
-        throw new ApiError(404, "no_log_yet", `Task ${taskId} has not started yet (state ${ti.state}); there is no log.`);
+        if (q.tryNumber !== null) throw new ApiError("try_not_found", `Task ${taskId} has no try ${q.tryNumber} (it has ${ti.tryNumber}).`);
+        throw new ApiError("no_log_yet", `Task ${taskId} has not started yet (state ${ti.state}); there is no log.`);
       }
       const key: TryLogKey = { dagId, runId, taskId, tryNumber: tr.tryNumber };
       const finished = logFinished(tr);

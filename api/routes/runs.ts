@@ -80,7 +80,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
     // Two triggers in the same millisecond: only a run id the caller chose is a real conflict.
     if (!run && !trigger.runId) run = await create(`${runId}__${randomBytes(3).toString("hex")}`);
-    if (!run) throw new ApiError(409, "run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
+    if (!run) throw new ApiError("run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
     await notifyWakeup(db, "runs");
     return reply.status(201).send(runBody(run));
   });
@@ -136,7 +136,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const r = await lockRun(tx, dagId, runId);
       if (!r) throw notFound("run", runId, "run_not_found");
       if (r.state !== "queued" && r.state !== "running") {
-        throw new ApiError(409, "run_finished", `Run ${runId} has already finished (${r.state}); there is nothing to cancel.`);
+        throw new ApiError("run_finished", `Run ${runId} has already finished (${r.state}); there is nothing to cancel.`);
       }
       await cancelRun(tx, r.pk);
       // Who stopped them, on the tries themselves: their logs end mid-way and this says why.
@@ -162,7 +162,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const instances = (await lockTaskInstances(tx, run.pk, affected)).filter((ti) => affected.includes(ti.taskId));
         const busy = instances.filter((ti) => ["queued", "running"].includes(ti.state));
         if (busy.length > 0) {
-          throw new ApiError(409, "task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
+          throw new ApiError("task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
             tasks: busy.map((b) => b.taskId),
           });
         }

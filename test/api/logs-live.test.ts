@@ -121,7 +121,7 @@ describe("log reads while the Pod runs", { timeout: 180_000 }, () => {
     proxied = buildApi({
       db: f.ferry.db,
       auth: { adminTokenHash: sha256(TEST_TOKEN), workerSecret: "unused-in-this-test" },
-      compile: () => Promise.resolve({ ok: false, error: { code: "unused", message: "this API only reads logs" } }),
+      compile: () => Promise.resolve({ ok: false, error: { code: "compile_error", message: "this API only reads logs" } }),
       logStore: f.ferry.logStore,
       kube: connectKube({ kind: "kubeconfig-text", text: viaProxy }, f.ferry.kube.namespace),
       log: silentLogger,
