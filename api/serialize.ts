@@ -1,4 +1,4 @@
-// The JSON shapes of the public API (DESIGN.md section 3). Times are ISO-8601 UTC strings or null.
+// The JSON shapes of the public API (README.md, "REST API"). Times are ISO-8601 UTC strings or null.
 import type { DagRow } from "../scheduler/dags.repository.ts";
 import type { RunRow, TaskInstanceView } from "../scheduler/runs.repository.ts";
 import type { DagDefinition } from "../sdk/definition.ts";

@@ -1,5 +1,6 @@
-// Reads what a Pod's status means for its task try. Pure, so every status shape of KUBE-API.md
-// section 4 is unit-tested without a cluster.
+// Reads what a Pod's status means for its task try. Pure, so every status shape a cluster reports
+// through a Pod's life (pending and stuck, running, terminated, evicted, OOM-killed) is unit-tested
+// without a cluster; test/conformance/ checks that localkube reports the same shapes as a real one.
 import type { V1Pod } from "@kubernetes/client-node";
 
 export type PodProgress =

@@ -86,7 +86,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (!Number.isInteger(version) || version < 1) throw badRequest("version must be a positive whole number.");
       if (!workerMayRead(req, deps.auth.workerSecret, req.params.dagId, version)) {
         // A worker token is an HMAC of (dagId, version): one that does not open this version is, for this
-        // request, not a valid token at all (DESIGN.md: 401 without a valid token).
+        // request, not a valid token at all (README.md: 401 without a valid token).
         return reply
           .status(401)
           .header("www-authenticate", 'Bearer realm="ferry"')

@@ -14,7 +14,7 @@ async function compileError(source: string): Promise<DagFileError> {
 
 const retryDefaults = { retries: 2, retryDelayMs: 30_000, retryBackoff: "fixed", timeoutMs: 1_200_000, triggerRule: "all_success" } as const;
 
-test("the DESIGN.md example compiles to the expected definition", async () => {
+test("the README's example compiles to the expected definition", async () => {
   const result = await compileDagFile(await readFile(fixture, "utf8"));
   assert.ok(result.ok, JSON.stringify(!result.ok && result.error));
   const expected: DagDefinition = {

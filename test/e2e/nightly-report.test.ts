@@ -1,4 +1,4 @@
-// The foundation's whole path through real parts: the DESIGN.md example DAG posted over HTTP, a run
+// The foundation's whole path through real parts: the README's example DAG posted over HTTP, a run
 // triggered, three Pods run on localkube, their logs streamed to S3 (s3rver) and read back through the
 // API after the Pods are gone.
 import { after, before, describe, it } from "node:test";
@@ -10,7 +10,7 @@ import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
 
 const EXAMPLE = new URL("../fixtures/dags/nightly_report.ts", import.meta.url);
 
-describe("the DESIGN.md example, end to end", { timeout: 180_000 }, () => {
+describe("the README's example, end to end", { timeout: 180_000 }, () => {
   let f: TestFerry;
   before(async () => {
     f = await startTestFerry();
