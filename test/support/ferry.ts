@@ -69,7 +69,9 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
       let last: any;
       while (Date.now() < deadline) {
         last = (await api("GET", `/api/v1/dags/${dagId}/runs/${encodeURIComponent(runId)}`)).body;
-        if (["success", "failed", "cancelled"].includes(last?.state)) return last;
+        // A try's outcome is recorded when its container ends and its log finishes copying just after:
+        // the run is done for a test once every log copy has ended too.
+        if (["success", "failed", "cancelled"].includes(last?.state) && (await logsStillCopying(ferry.db, dagId, runId)) === 0) return last;
         await new Promise((r) => setTimeout(r, 200));
       }
       throw new Error(`run ${dagId}/${runId} did not finish in time; last seen: ${JSON.stringify(last)}`);
@@ -81,6 +83,15 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function logsStillCopying(db: Db, dagId: string, runId: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM task_tries t JOIN task_instances ti ON ti.id = t.task_instance_id JOIN dag_runs r ON r.id = ti.run_pk
+      WHERE r.dag_id = $1 AND r.run_id = $2 AND t.log_finished_at IS NULL`,
+    [dagId, runId],
+  );
+  return row!.n;
 }
 
 /** Calls a Ferry API at `url` as the test admin, as any client would; bodies are parsed when JSON. */
