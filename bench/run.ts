@@ -2,7 +2,8 @@
 //  - DAG compile: posting a DAG file (esbuild + QuickJS sandbox + validation), per file.
 //  - Task throughput: runs of N independent pod tasks (`true`) on localkube, from trigger to success:
 //    with real processes, and in localkube's instant mode (no process spawned), which leaves Ferry's
-//    own cost: scheduling, Postgres, Pod create/watch/delete and log shipping.
+//    own cost: scheduling, Postgres, Pod create/watch/delete and log shipping. Then (bench/built-tasks.ts)
+//    the built `ferry start` as a real process: function tasks (worker Pods) beside pod tasks.
 //  - API: GET of a run with its tasks, sequential requests.
 //  - Scheduler pass over many running runs whose tasks are all busy (nothing to move): the cost of
 //    standing still, which grows with the number of long-running runs.
@@ -24,6 +25,7 @@ import { Scheduler } from "../scheduler/scheduler.ts";
 import { saveDagVersion } from "../scheduler/dags.repository.ts";
 import { createRun } from "../scheduler/runs.repository.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
+import { benchBuiltTasks } from "./built-tasks.ts";
 import { benchLargeOutput } from "./large-output.ts";
 
 const TOKEN = "bench-admin-token-0123456789";
@@ -146,6 +148,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   tasks: async () => {
     await benchFerry(false);
     await benchFerry(true);
+    await benchBuiltTasks(WIDTH, RUNS);
   },
   scheduler: () => benchSchedulerIdle(2000),
   logs: benchLargeOutput,
