@@ -1,5 +1,7 @@
-// The HTTP API (fastify). Routes live in api/routes/, one file per resource.
-import Fastify, { type FastifyInstance } from "fastify";
+// The HTTP API (fastify). Routes live in api/routes/, one file per resource. fastify logs through
+// Ferry's own pino logger (its request logging stays off; a failed request is logged by handleError).
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { pinoOf } from "../lib/logger.ts";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, handleError } from "./errors.ts";
@@ -10,7 +12,13 @@ import { logRoutes } from "./routes/logs.ts";
 import { runRoutes } from "./routes/runs.ts";
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: MAX_DAG_SOURCE_BYTES, return503OnClosing: true });
+  const pino: FastifyBaseLogger | undefined = pinoOf(deps.log);
+  const app = Fastify({
+    ...(pino ? { loggerInstance: pino } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_DAG_SOURCE_BYTES,
+    return503OnClosing: true,
+  });
   const requests = requestCounter();
 
   // DAG files are posted as TypeScript source.

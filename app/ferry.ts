@@ -51,7 +51,7 @@ export interface StartOptions {
 }
 
 export async function startFerry(config: FerryConfig, opts: StartOptions = {}): Promise<Ferry> {
-  const log = opts.log ?? createLogger("ferry");
+  const log = opts.log ?? createLogger("ferry", config.log);
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.warn("shutdown step failed", { err }));

@@ -182,7 +182,7 @@ async function benchStore(storeName: "file" | "s3", dbUrl: string, bytes: number
       FERRY_API_TOKEN: TOKEN,
       FERRY_LOG_STORE: s3 ? "s3://ferry-logs/logs" : `file://${path.join(dataDir, "logs")}`,
     });
-    ferry = await startFerry(config, { log: createLogger("bench", () => {}) });
+    ferry = await startFerry(config, { log: createLogger("bench", { level: "silent" }) });
     const api = apiOf(ferry);
     const markers = path.join(dataDir, "markers");
     await mkdir(markers, { recursive: true });

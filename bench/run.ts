@@ -61,7 +61,7 @@ async function benchFerry(instant: boolean): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "ferry-bench-"));
   await chmod(dataDir, 0o755);
   const config = compileConfig({ FERRY_DATA_DIR: dataDir, FERRY_PORT: "0", FERRY_API_TOKEN: TOKEN, FERRY_MAX_RUNNING_TASKS: "64" });
-  const ferry = await startFerry(config, { log: createLogger("bench", () => {}), localkube: { instant } });
+  const ferry = await startFerry(config, { log: createLogger("bench", { level: "silent" }), localkube: { instant } });
   const api = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(ferry.url + route, {
       method,

@@ -16,7 +16,7 @@ function untilSignal(): Promise<void> {
 
 export async function runStart(): Promise<number> {
   const config = compileConfig();
-  const log = createLogger("ferry");
+  const log = createLogger("ferry", config.log);
   const ferry = await startFerry(config, { log });
   const lines = [
     "",
@@ -44,7 +44,7 @@ export async function runLocalKube(portArg: string | undefined): Promise<number>
   const config = compileConfig();
   const port = portArg === undefined ? 0 : Number(portArg);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a port number, got ${portArg}`);
-  const log = createLogger("localkube");
+  const log = createLogger("localkube", config.log);
   const lk = await startLocalKube({
     port,
     dataDir: config.dataDir,

@@ -2,6 +2,7 @@
 // compiled `FerryConfig` and never reads process.env itself, so a bad setting fails fast, here, with a
 // message that says how to fix it.
 import path from "node:path";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../lib/logger.ts";
 import { faultsFromEnv, type FaultConfig } from "../localkube/faults.ts";
 
 export type KubeMode = "local" | "kubeconfig" | "in-cluster";
@@ -48,6 +49,12 @@ export interface FerryConfig {
    * sweeper; null = keep everything forever. @default null
    */
   retentionDays: number | null;
+  /**
+   * Ferry's own log: the least severe level written (FERRY_LOG_LEVEL, @default "info") and its form
+   * (FERRY_LOG_FORMAT: `json` lines, `pretty` one readable line per record; @default "auto": pretty when
+   * the log's output, stderr, is a terminal, else JSON).
+   */
+  log: { level: LogLevel; format: LogFormat };
   /** Which parts this process runs. @default all */
   components: { api: boolean; scheduler: boolean; executor: boolean };
 }
@@ -95,6 +102,13 @@ function localkubeFaults(env: NodeJS.ProcessEnv): FaultConfig {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use one of ${allowed.join(", ")}.`);
+  return raw as T;
 }
 
 function parseComponents(raw: string | undefined): FerryConfig["components"] {
@@ -150,6 +164,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       logMaxFiles: integer(env, "FERRY_LOCALKUBE_LOG_MAX_FILES", 5, 2, 1000),
     },
     retentionDays: retentionDays(env),
+    log: { level: oneOf(env, "FERRY_LOG_LEVEL", LOG_LEVELS, "info"), format: oneOf(env, "FERRY_LOG_FORMAT", LOG_FORMATS, "auto") },
     components: parseComponents(env.FERRY_COMPONENTS),
   };
 }

@@ -35,7 +35,7 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const start = q.tail === null ? 0 : await tailStart(deps.logStore, key, log, q.tail);
       reply.header("x-ferry-try", String(tr.tryNumber));
       const body = (produce: (out: LogOutput) => Promise<void>) =>
-        new LogOutput().run(produce, (err) => deps.log.warn("log read failed mid-stream", { dagId, runId, taskId, try: tr.tryNumber, err })).stream;
+        new LogOutput().run(produce, (err) => deps.log.warn("log read failed mid-stream", { dagId, runId, taskId, tryNumber: tr.tryNumber, err })).stream;
 
       if (q.follow) {
         // A follower may wait long for its first byte: send the headers at once so it knows it is in.

@@ -19,6 +19,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.retentionDays, null, "runs and logs are kept forever unless asked");
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [1000, 1024 * 1024, 10_000]);
     assert.deepEqual(c.localkube, { faults: {}, instant: false, logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 5 });
+    assert.deepEqual(c.log, { level: "info", format: "auto" }, "JSON lines unless stderr is a terminal");
   });
 
   it("reads every setting", () => {
@@ -41,6 +42,8 @@ describe("configuration from the environment", () => {
         FERRY_RETENTION_DAYS: "30",
         FERRY_LOCALKUBE_LOG_MAX_BYTES: "65536",
         FERRY_LOCALKUBE_LOG_MAX_FILES: "2",
+        FERRY_LOG_LEVEL: "warn",
+        FERRY_LOG_FORMAT: "pretty",
       },
       "/",
     );
@@ -52,6 +55,8 @@ describe("configuration from the environment", () => {
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [250, 65536, 3000]);
     assert.equal(c.retentionDays, 30);
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });
+    assert.deepEqual(c.log, { level: "warn", format: "pretty" });
+    assert.equal(compileConfig({ FERRY_LOG_FORMAT: "json", FERRY_LOG_LEVEL: "debug" }, "/").log.format, "json");
   });
 
   it("takes an empty FERRY_RETENTION_DAYS as unset, and 1 day as the shortest retention", () => {
@@ -78,6 +83,9 @@ describe("configuration from the environment", () => {
     [{ FERRY_RETENTION_DAYS: "30d" }, /FERRY_RETENTION_DAYS="30d" is not valid/],
     [{ FERRY_RETENTION_DAYS: " 7" }, /FERRY_RETENTION_DAYS=" 7" is not valid/],
     [{ FERRY_RETENTION_DAYS: "99999" }, /FERRY_RETENTION_DAYS="99999" is not valid/],
+    [{ FERRY_LOG_LEVEL: "verbose" }, /FERRY_LOG_LEVEL="verbose" is not valid: use one of trace, debug, info, warn, error, fatal, silent/],
+    [{ FERRY_LOG_LEVEL: "INFO" }, /FERRY_LOG_LEVEL="INFO" is not valid/],
+    [{ FERRY_LOG_FORMAT: "text" }, /FERRY_LOG_FORMAT="text" is not valid: use one of auto, json, pretty/],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${Object.keys(env)[0]}=${Object.values(env)[0]} with a message that says how to fix it`, () => {

@@ -52,7 +52,7 @@ interface RunSpec {
 /** Captures Ferry's log lines so a test can see what the sweeper reported. */
 function capturingLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
-  return { log: createLogger("retention", (l) => lines.push(l)), lines };
+  return { log: createLogger("retention", { sink: (l) => lines.push(l), format: "pretty" }), lines };
 }
 
 describe("retention", { timeout: 120_000 }, () => {

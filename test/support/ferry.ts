@@ -47,9 +47,10 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
     FERRY_LOG_STORE: s3 ? "s3://ferry-logs/logs" : `file://${path.join(dataDir, "logs")}`,
     ...opts.env,
   });
-  const quiet = process.env.FERRY_TEST_VERBOSE ? undefined : () => {};
+  // Silent unless FERRY_TEST_VERBOSE is set; then readable lines on stderr.
+  const quiet = process.env.FERRY_TEST_VERBOSE ? { format: "pretty" as const } : { level: "silent" as const };
   const ferry = await startFerry(config, {
-    log: createLogger("ferry", quiet, false),
+    log: createLogger("ferry", quiet),
     scheduler: { pollIntervalMs: 200 },
     executor: { pollIntervalMs: 200, logFlushIntervalMs: 200, ...opts.executor },
     // Small log files, so every test's Pod logs go through localkube's rotation (a kubelet rotates at 10 MiB).
