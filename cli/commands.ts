@@ -1,15 +1,11 @@
-// The client commands of the `ferry` CLI: each talks to a running Ferry through its REST API.
+// The client commands of the `ferry` CLI: each talks to a running Ferry through its REST API. Their
+// arguments arrive parsed and checked against the command's declaration (cli/main.ts, cli/args.ts).
 import { readFile } from "node:fs/promises";
-import { one, type ParsedArgs } from "./args.ts";
+import { flag, list, text, type ParsedArgs } from "./args.ts";
 import { CliError, type FerryClient } from "./client.ts";
 
 const enc = encodeURIComponent;
 type Out = (line: string) => void;
-
-function need(args: ParsedArgs, count: number, usage: string): string[] {
-  if (args.positional.length < count) throw new CliError(`usage: ${usage}`);
-  return args.positional;
-}
 
 function table(rows: string[][], out: Out): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
@@ -17,7 +13,7 @@ function table(rows: string[][], out: Out): void {
 }
 
 export async function dagsPush(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
-  const [file] = need(args, 1, "ferry dags push FILE");
+  const [file] = args.positional;
   let source: string;
   try {
     source = await readFile(file!, "utf8");
@@ -25,14 +21,14 @@ export async function dagsPush(client: FerryClient, args: ParsedArgs, out: Out):
     throw new CliError(`Cannot read ${file}: ${(err as Error).message}`);
   }
   const res = await client.json("POST", "/api/v1/dags", { text: source, contentType: "application/typescript" });
-  if (one(args, "json")) return out(JSON.stringify(res, null, 2));
+  if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
   out(`${res.created ? "pushed" : "unchanged"} ${res.dagId} version ${res.version} (${res.tasks.length} tasks)`);
   table([["TASK", "KIND", "DEPENDS ON"], ...res.tasks.map((t: any) => [t.taskId, t.kind, t.dependsOn.join(",") || "-"])], out);
 }
 
 export async function dagsList(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
   const res = await client.json("GET", "/api/v1/dags?limit=1000");
-  if (one(args, "json")) return out(JSON.stringify(res.dags, null, 2));
+  if (flag(args, "json")) return out(JSON.stringify(res.dags, null, 2));
   if (res.dags.length === 0) return out("no DAGs yet: push one with `ferry dags push FILE`");
   table(
     [["DAG", "VERSION", "SCHEDULE", "PAUSED", "NEXT RUN"], ...res.dags.map((d: any) => [d.dagId, String(d.version), d.schedule ?? "manual", String(d.paused), d.nextRunAt ?? "-"])],
@@ -52,21 +48,21 @@ function parseParam(kv: string): [string, unknown] {
 }
 
 export async function runsTrigger(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
-  const [dagId] = need(args, 1, "ferry runs trigger DAG [--param k=v]... [--run-id ID] [--logical-date ISO]");
+  const [dagId] = args.positional;
   const body: Record<string, unknown> = {};
-  const params = args.options.get("param");
-  if (params) body.params = Object.fromEntries(params.map(parseParam));
-  if (one(args, "run-id")) body.runId = one(args, "run-id");
-  if (one(args, "logical-date")) body.logicalDate = one(args, "logical-date");
+  const params = list(args, "param");
+  if (params.length > 0) body.params = Object.fromEntries(params.map(parseParam));
+  if (text(args, "run-id")) body.runId = text(args, "run-id");
+  if (text(args, "logical-date")) body.logicalDate = text(args, "logical-date");
   const res = await client.json("POST", `/api/v1/dags/${enc(dagId!)}/runs`, { json: body });
-  if (one(args, "json")) return out(JSON.stringify(res, null, 2));
+  if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
   out(`triggered ${res.dagId} run ${res.runId} (${res.state})`);
 }
 
 export async function runsShow(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
-  const [dagId, runId] = need(args, 2, "ferry runs show DAG RUN");
+  const [dagId, runId] = args.positional;
   const res = await client.json("GET", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}`);
-  if (one(args, "json")) return out(JSON.stringify(res, null, 2));
+  if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
   out(`${res.dagId} ${res.runId}: ${res.state} (logical date ${res.logicalDate})`);
   table(
     [
@@ -85,15 +81,16 @@ export async function runsShow(client: FerryClient, args: ParsedArgs, out: Out):
 }
 
 export async function runsList(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
-  const [dagId] = need(args, 1, "ferry runs list DAG");
-  const res = await client.json("GET", `/api/v1/dags/${enc(dagId!)}/runs?limit=${one(args, "limit") ?? 25}`);
-  if (one(args, "json")) return out(JSON.stringify(res.runs, null, 2));
+  const [dagId] = args.positional;
+  const res = await client.json("GET", `/api/v1/dags/${enc(dagId!)}/runs?limit=${enc(text(args, "limit") ?? "25")}`);
+  if (flag(args, "json")) return out(JSON.stringify(res.runs, null, 2));
   table([["RUN", "STATE", "LOGICAL DATE"], ...res.runs.map((r: any) => [r.runId, r.state, r.logicalDate])], out);
 }
 
 export async function runsCancel(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
-  const [dagId, runId] = need(args, 2, "ferry runs cancel DAG RUN");
+  const [dagId, runId] = args.positional;
   const res = await client.json("POST", `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/cancel`);
+  if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
   out(`${res.runId}: ${res.state}`);
 }
 
@@ -102,11 +99,13 @@ export async function runsCancel(client: FerryClient, args: ParsedArgs, out: Out
  * output can take more, so a slow reader of stdout slows the download instead of filling memory.
  */
 export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk: Uint8Array) => Promise<void>, err: Out): Promise<void> {
-  const [dagId, runId, taskId] = need(args, 3, "ferry logs DAG RUN TASK [--try N] [--follow|-f] [--tail N] [--no-events]");
+  const [dagId, runId, taskId] = args.positional;
   const q = new URLSearchParams();
-  if (one(args, "try")) q.set("try", one(args, "try")!);
-  if (one(args, "tail") !== undefined) q.set("tail", one(args, "tail")!);
-  if (one(args, "follow")) q.set("follow", "true");
+  const tryNumber = text(args, "try");
+  const tail = text(args, "tail");
+  if (tryNumber) q.set("try", tryNumber);
+  if (tail !== undefined) q.set("tail", tail);
+  if (flag(args, "follow")) q.set("follow", "true");
   const taskPath = `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}/tasks/${enc(taskId!)}`;
   const res = await client.request("GET", `${taskPath}/logs?${q}`);
   if (res.body) {
@@ -122,7 +121,7 @@ export async function logs(client: FerryClient, args: ParsedArgs, write: (chunk:
   }
   // The events of the very try whose log this was (a retry may have started meanwhile).
   const servedTry = res.headers.get("x-ferry-try");
-  if (!one(args, "no-events") && servedTry) await printTryEvents(client, `${taskPath}/events?try=${enc(servedTry)}`, err);
+  if (!flag(args, "no-events") && servedTry) await printTryEvents(client, `${taskPath}/events?try=${enc(servedTry)}`, err);
 }
 
 /**

@@ -1,34 +1,130 @@
-// `ferry <command>`: runs Ferry (start, localkube) or talks to a running one through its API.
-import { parseArgs, one } from "./args.ts";
+// `ferry <command>`: runs Ferry (start, localkube) or talks to a running one through its API. The
+// commands are declared once below (arguments, options, help); cli/args.ts parses them with node:util.
+import { asksForHelp, commandHelp, parseCommandArgs, text, usageLine, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { clientSettings, CliError, FerryClient } from "./client.ts";
 import { dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
 import { runLocalKube, runStart } from "./serve.ts";
 
-const USAGE = `usage: ferry <command>
+const JSON_OPTION: OptionSpec = { type: "boolean", help: "print the API's answer as JSON" };
+const CLIENT_NOTE = "Reads FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN (else $FERRY_DATA_DIR/api-token).";
 
-  start                             run Ferry (API + scheduler + executor) on this machine
-  localkube [--port N]              run the embedded Kubernetes-API runtime alone
-  dags push FILE                    post a DAG file
-  dags list                         list DAGs
-  runs trigger DAG [--param k=v]... trigger a run (also --run-id ID, --logical-date ISO)
-  runs list DAG                     list a DAG's runs, newest first
-  runs show DAG RUN                 show a run and its tasks
-  runs cancel DAG RUN               cancel a run
-  logs DAG RUN TASK [--try N] [--follow|-f] [--tail N] [--no-events]
-                                    print a task's log as it arrives (-f: until the task ends;
-                                    --tail N: only its last N lines); once the try has ended, its
-                                    events (why it ended) follow on stderr unless --no-events
-
-Client commands read FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN.
-Add --json to dags/runs commands for machine-readable output.`;
-
-/** Short options, each the same as a long one. Words after `--` are left as they are. */
-const ALIASES: Record<string, string> = { "-f": "--follow" };
-
-function expandAliases(argv: string[]): string[] {
-  const end = argv.indexOf("--");
-  return argv.map((a, i) => ((end === -1 || i < end) && ALIASES[a] ? ALIASES[a] : a));
+interface Command extends CommandSpec {
+  /** Talks to a running Ferry (so its help says where it finds one). */
+  client?: boolean;
+  run(args: ParsedArgs): Promise<number>;
 }
+
+const out = (line: string) => process.stdout.write(line + "\n");
+const client = () => new FerryClient(clientSettings());
+
+const COMMANDS: Command[] = [
+  {
+    name: "start",
+    args: [],
+    options: {},
+    summary: "run Ferry (API + scheduler + executor) on this machine",
+    details: "Configured by the environment; see the README's configuration table.",
+    run: () => runStart(),
+  },
+  {
+    name: "localkube",
+    args: [],
+    options: { port: { type: "string", value: "N", help: "the port to serve on (default: any free port)" } },
+    summary: "run the embedded Kubernetes-API runtime alone",
+    run: (a) => runLocalKube(text(a, "port")),
+  },
+  {
+    name: "dags push",
+    args: ["FILE"],
+    options: { json: JSON_OPTION },
+    summary: "post a DAG file",
+    client: true,
+    run: async (a) => (await dagsPush(client(), a, out), 0),
+  },
+  { name: "dags list", args: [], options: { json: JSON_OPTION }, summary: "list DAGs", client: true, run: async (a) => (await dagsList(client(), a, out), 0) },
+  {
+    name: "runs trigger",
+    args: ["DAG"],
+    options: {
+      param: { type: "string", multiple: true, value: "k=v", help: "a run parameter (repeat for more; a JSON value is parsed)" },
+      "run-id": { type: "string", value: "ID", help: "the run's id (default: one is made)" },
+      "logical-date": { type: "string", value: "ISO", help: "the run's logical date (default: now)" },
+      json: JSON_OPTION,
+    },
+    summary: "trigger a run",
+    client: true,
+    run: async (a) => (await runsTrigger(client(), a, out), 0),
+  },
+  {
+    name: "runs list",
+    args: ["DAG"],
+    options: { limit: { type: "string", value: "N", help: "at most this many runs (default 25, at most 100)" }, json: JSON_OPTION },
+    summary: "list a DAG's runs, newest first",
+    client: true,
+    run: async (a) => (await runsList(client(), a, out), 0),
+  },
+  { name: "runs show", args: ["DAG", "RUN"], options: { json: JSON_OPTION }, summary: "show a run and its tasks", client: true, run: async (a) => (await runsShow(client(), a, out), 0) },
+  { name: "runs cancel", args: ["DAG", "RUN"], options: { json: JSON_OPTION }, summary: "cancel a run", client: true, run: async (a) => (await runsCancel(client(), a, out), 0) },
+  {
+    name: "logs",
+    args: ["DAG", "RUN", "TASK"],
+    options: {
+      try: { type: "string", value: "N", help: "the try to print (default: the latest)" },
+      follow: { type: "boolean", short: "f", help: "keep printing until the try ends" },
+      tail: { type: "string", value: "N", help: "only the last N lines" },
+      "no-events": { type: "boolean", help: "leave out the try's events" },
+    },
+    summary: "print a task's log as it arrives",
+    details:
+      "The log's bytes go to stdout exactly as the container printed them. Once the try has ended, its\n" +
+      "events (why it ended) follow on stderr, one per line, unless --no-events.",
+    client: true,
+    run: async (a) => (await logs(client(), a, writeOut, logNote), 0),
+  },
+];
+
+/** The command words come first; options may stand anywhere, also before them (`ferry --json dags list`). */
+const VALUE_OPTIONS = new Set(COMMANDS.flatMap((c) => Object.entries(c.options).filter(([, o]) => o.type === "string").map(([n]) => `--${n}`)));
+
+/** The words that name the command (at most `group sub`) and every other word, in order. */
+function splitCommand(argv: readonly string[]): { words: string[]; rest: string[] } {
+  const words: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a.startsWith("-")) {
+      rest.push(a);
+      if (VALUE_OPTIONS.has(a) && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) rest.push(argv[++i]!);
+      continue;
+    }
+    const isGroup = words.length === 1 && COMMANDS.some((c) => c.name.startsWith(words[0] + " "));
+    if (words.length === 0 || isGroup) words.push(a);
+    else rest.push(a);
+  }
+  return { words, rest };
+}
+
+function overview(): string {
+  const width = 34;
+  const lines = ["usage: ferry <command> [options]", "", "commands:"];
+  for (const c of COMMANDS) {
+    const head = usageLine(c).replace(/^usage: ferry /, "  ");
+    lines.push(head.length < width ? head.padEnd(width) + c.summary : `${head}\n${" ".repeat(width)}${c.summary}`);
+  }
+  lines.push(
+    "",
+    "`ferry <command> --help` shows a command's options (e.g. `ferry logs --help`).",
+    "Client commands read FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN.",
+    "Add --json to dags/runs commands for machine-readable output.",
+  );
+  return lines.join("\n");
+}
+
+const helpOf = (c: Command) => commandHelp(c, c.client ? CLIENT_NOTE : undefined);
 
 let lastOutByte: number | undefined;
 
@@ -60,39 +156,32 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(expandAliases(argv), ["follow", "json", "help", "no-events"]);
-  const [cmd, sub] = args.positional;
-  if (!cmd || one(args, "help") || cmd === "help") {
-    process.stdout.write(USAGE + "\n");
-    return cmd || one(args, "help") ? 0 : 2; // asked for help: success; no command at all: a usage error
+  const { words, rest } = splitCommand(argv);
+  const help = asksForHelp(argv);
+  if (words[0] === "help") {
+    // `ferry help` and `ferry help <command>`, as `ferry [<command>] --help`.
+    const named = COMMANDS.find((c) => c.name === words.slice(1).concat(rest).join(" "));
+    out(named ? helpOf(named) : overview());
+    return 0;
   }
-  const out = (line: string) => process.stdout.write(line + "\n");
-  const client = () => new FerryClient(clientSettings());
-  const rest = { ...args, positional: args.positional.slice(2) };
-
-  switch (cmd) {
-    case "start":
-      return runStart();
-    case "localkube":
-      return runLocalKube(one(args, "port"));
-    case "logs":
-      await logs(client(), { ...args, positional: args.positional.slice(1) }, writeOut, logNote);
-      return 0;
-    case "dags":
-      if (sub === "push") await dagsPush(client(), rest, out);
-      else if (sub === "list") await dagsList(client(), rest, out);
-      else throw new CliError(`unknown command: dags ${sub ?? ""}\n\n${USAGE}`);
-      return 0;
-    case "runs":
-      if (sub === "trigger") await runsTrigger(client(), rest, out);
-      else if (sub === "show") await runsShow(client(), rest, out);
-      else if (sub === "list") await runsList(client(), rest, out);
-      else if (sub === "cancel") await runsCancel(client(), rest, out);
-      else throw new CliError(`unknown command: runs ${sub ?? ""}\n\n${USAGE}`);
-      return 0;
-    default:
-      throw new CliError(`unknown command: ${cmd}\n\n${USAGE}`);
+  if (words.length === 0) {
+    if (help) return (out(overview()), 0);
+    if (rest.length > 0) throw new UsageError(`unknown option ${rest[0]}\n\n${overview()}`);
+    throw new UsageError(`a command is needed\n\n${overview()}`);
   }
+  const name = words.join(" ");
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(words[0] + " "));
+    if (group.length > 0 && words.length === 1) {
+      const list = group.map((c) => c.name).join(", ");
+      if (help) return (out(group.map(helpOf).join("\n\n")), 0);
+      throw new UsageError(`\`ferry ${words[0]}\` needs a command: ${list}\n\n${overview()}`);
+    }
+    throw new UsageError(`unknown command: ${name}\n\n${overview()}`);
+  }
+  if (help) return (out(helpOf(command)), 0);
+  return command.run(parseCommandArgs(command, rest));
 }
 
 main(process.argv.slice(2)).then(
@@ -101,6 +190,6 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     process.stderr.write(`ferry: ${err instanceof CliError || err?.name === "ConfigError" ? err.message : err?.stack ?? err}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof UsageError ? err.exitCode : 1;
   },
 );

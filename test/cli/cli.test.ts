@@ -192,6 +192,65 @@ describe("the ferry CLI", { timeout: 120_000 }, () => {
     assert.match(help.stdout, /usage: ferry/);
   });
 
+  it("--help or -h prints the usage of ferry and of each command on stdout and exits 0", async () => {
+    const commands = ["start", "localkube", "dags push", "dags list", "runs trigger", "runs list", "runs show", "runs cancel", "logs"];
+    const [top, short, helpWord] = await Promise.all([ferry(["--help"]), ferry(["-h"]), ferry(["help"])]);
+    for (const r of [top, short, helpWord]) {
+      ok(r);
+      assert.match(r.stdout, /^usage: ferry <command>/);
+      for (const c of commands) assert.match(r.stdout, new RegExp(`^  ${c}\\b`, "m"), `the overview lists ${c}`);
+      assert.equal(r.stderr, "");
+    }
+    const each = await Promise.all(commands.map((c, i) => ferry([...c.split(" "), i % 2 ? "-h" : "--help"])));
+    each.forEach((r, i) => {
+      ok(r);
+      assert.match(r.stdout, new RegExp(`^usage: ferry ${commands[i]}\\b`), r.stdout);
+      assert.match(r.stdout, /^\s+-h, --help\s/m);
+    });
+    const logsHelp = each[commands.indexOf("logs")]!.stdout;
+    for (const o of ["--try N", "-f, --follow", "--tail N", "--no-events"]) assert.ok(logsHelp.includes(o), `logs --help names ${o}`);
+    assert.match(each[commands.indexOf("runs trigger")]!.stdout, /--param k=v/);
+
+    // Help wins over everything else on the line, and needs no running Ferry.
+    const withArgs = await ferry(["runs", "show", "some_dag", "--frobnicate", "-h"], { FERRY_URL: "http://127.0.0.1:9" });
+    ok(withArgs);
+    assert.match(withArgs.stdout, /^usage: ferry runs show DAG RUN/);
+  });
+
+  it("an unknown option exits 2 with a message and the command's usage", async () => {
+    const [long, short, top, noValue] = await Promise.all([
+      ferry(["runs", "show", "api_cli_greet", "r1", "--frobnicate"]),
+      ferry(["logs", "api_cli_greet", "r1", "greet", "-x"]),
+      ferry(["--frobnicate"]),
+      ferry(["logs", "api_cli_greet", "r1", "greet", "--follow=yes"]),
+    ]);
+    assert.equal(long.code, 2);
+    assert.match(long.stderr, /unknown option --frobnicate for `ferry runs show`/);
+    assert.match(long.stderr, /usage: ferry runs show DAG RUN/);
+    assert.doesNotMatch(long.stderr, /^\s+at .*\.(ts|js):\d+/m, "a message, not a stack trace");
+    assert.equal(long.stdout, "");
+
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /unknown option -x for `ferry logs`/);
+    assert.match(short.stderr, /usage: ferry logs DAG RUN TASK/);
+
+    assert.equal(top.code, 2);
+    assert.match(top.stderr, /unknown option --frobnicate/);
+    assert.match(top.stderr, /usage: ferry <command>/);
+
+    assert.equal(noValue.code, 2);
+    assert.match(noValue.stderr, /--follow takes no value/);
+  });
+
+  it("takes options before the command words too, and --json on every dags/runs command", async () => {
+    const list = await ferry(["--json", "dags", "list"]);
+    ok(list);
+    assert.ok(JSON.parse(list.stdout).some((d: { dagId: string }) => d.dagId === "api_cli_greet"));
+    const runs = await ferry(["runs", "list", "api_cli_greet", "--limit", "1", "--json"]);
+    ok(runs);
+    assert.equal(JSON.parse(runs.stdout).length, 1);
+  });
+
   it("a command missing its arguments exits non-zero with its usage", async () => {
     const [r, noValue, badParam] = await Promise.all([
       ferry(["runs", "show", "api_cli_greet"]),
