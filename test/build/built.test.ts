@@ -15,7 +15,7 @@ import { ensureBuilt } from "../../bin/build.js";
 import { compileDagFile } from "../../dagfile/index.ts";
 import { freePort } from "../../db/embedded.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
-import { TEST_TOKEN, waitFor } from "../support/ferry.ts";
+import { apiClient, TEST_TOKEN, waitFor } from "../support/ferry.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** Packages the built program must not need: the TypeScript loader and the compiler are for development. */
@@ -113,17 +113,10 @@ describe("the built Ferry", { timeout: 300_000 }, () => {
     assert.match(ferry.output(), /Ferry is running/, ferry.output());
     assert.doesNotMatch(ferry.output(), /building dist/, "a runtime copy has no sources: it runs dist/ as it is");
 
-    const api = async (method: string, route: string, body?: string) => {
-      const res = await fetch(url + route, {
-        method,
-        headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body ? { "content-type": body.startsWith("{") ? "application/json" : "application/typescript" } : {}) },
-        body,
-      });
-      return { status: res.status, text: await res.text() };
-    };
+    const api = apiClient(url);
     const pushed = await api("POST", "/api/v1/dags", DAG);
     assert.equal(pushed.status, 201, pushed.text);
-    assert.equal((await api("POST", "/api/v1/dags/built_check/runs", '{"runId":"r1"}')).status, 201);
+    assert.equal((await api("POST", "/api/v1/dags/built_check/runs", { runId: "r1" })).status, 201);
     const runState = await waitFor(
       "the run to end",
       async () => {

@@ -8,7 +8,7 @@ import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createTestDb, type TestDb } from "../support/db.ts";
-import { waitFor, TEST_TOKEN } from "../support/ferry.ts";
+import { apiClient, waitFor, TEST_TOKEN } from "../support/ferry.ts";
 import { freePort } from "../../db/embedded.ts";
 
 const BIN = new URL("../../bin/ferry.js", import.meta.url).pathname;
@@ -69,20 +69,13 @@ describe("a Ferry that dies mid-task", { timeout: 180_000 }, () => {
       FERRY_LOG_STORE: `file://${path.join(dataDir, "logs")}`,
     };
     const url = `http://127.0.0.1:${port}`;
-    const api = async (method: string, route: string, body?: string) => {
-      const res = await fetch(url + route, {
-        method,
-        headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(body ? { "content-type": body.startsWith("{") ? "application/json" : "application/typescript" } : {}) },
-        body,
-      });
-      return { status: res.status, text: await res.text() };
-    };
+    const api = apiClient(url);
 
     const first = start(["start"], env);
     ferries.push(first.child);
     await waitFor("Ferry to start", async () => first.output().includes("Ferry is running"), 60_000);
     assert.equal((await api("POST", "/api/v1/dags", DAG)).status, 201);
-    assert.equal((await api("POST", "/api/v1/dags/survivor/runs", '{"runId":"r1"}')).status, 201);
+    assert.equal((await api("POST", "/api/v1/dags/survivor/runs", { runId: "r1" })).status, 201);
     await waitFor("the task to be running", async () => JSON.parse((await api("GET", "/api/v1/dags/survivor/runs/r1")).text).tasks[0].state === "running");
     await new Promise((r) => setTimeout(r, 1500));
     first.child.kill("SIGKILL");
