@@ -5,9 +5,10 @@ import type { Writable } from "node:stream";
 import { bundleUrl, WORKER_ENV } from "../lib/pod-contract.ts";
 import type { WorkerConfig } from "./config.ts";
 import { WorkerError } from "./errors.ts";
+import type { BundleFetch } from "./http-get.ts";
 
 export interface FetchDeps {
-  fetch: typeof fetch;
+  fetch: BundleFetch;
   sleep: (ms: number) => Promise<void>;
   /** Where retry notes go (stderr): only written when something went wrong. */
   diagnostics: Writable;

@@ -7,14 +7,15 @@ import { readConfig, terminationMessagePath, type Env } from "./config.ts";
 import { buildContext } from "./context.ts";
 import { WorkerError } from "./errors.ts";
 import { loadTask } from "./evaluate.ts";
+import { httpGet, type BundleFetch } from "./http-get.ts";
 import { errorMessageJson, serialiseResult, writeTerminationMessage } from "./result.ts";
 
 export interface WorkerIO {
   env: Env;
   stdout: Writable;
   stderr: Writable;
-  /** Defaults to the global fetch. */
-  fetch?: typeof fetch;
+  /** Defaults to a GET over node:http (the global fetch fits too). */
+  fetch?: BundleFetch;
   /** Defaults to a real timer; tests make retries instant. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -46,7 +47,7 @@ export async function runWorker(io: WorkerIO): Promise<number> {
   try {
     const config = readConfig(io.env);
     const bundle = await loadBundle(config, {
-      fetch: io.fetch ?? fetch,
+      fetch: io.fetch ?? httpGet,
       sleep: io.sleep ?? ((ms) => sleep(ms)),
       diagnostics: io.stderr,
     });
