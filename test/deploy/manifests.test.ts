@@ -36,11 +36,11 @@ const containers = [...(podSpec.initContainers ?? []), ...podSpec.containers] as
 const ferry = podSpec.containers[0] as Json;
 const literalEnv: Record<string, string> = Object.fromEntries((ferry.env as Json[]).filter((e) => typeof e.value === "string").map((e) => [e.name, e.value]));
 
-/** An image reference pinned to a version: a tag other than `latest` with a digit in it, or a digest. */
+/** An image reference pinned to a version: a tag naming at least major.minor (not `latest`, not a floating major like `16`), or a digest. */
 function pinnedImage(image: string): boolean {
   const { tag, digest } = splitImage(image);
   if (digest !== null) return /^sha256:[0-9a-f]{64}$/.test(digest);
-  return tag !== null && tag !== "latest" && /\d/.test(tag);
+  return tag !== null && tag !== "latest" && /\d+\.\d+/.test(tag);
 }
 
 function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
