@@ -60,6 +60,7 @@ describe("deploy/kubernetes renders and matches the Kubernetes schemas", () => {
       "Role/ferry-tasks/ferry",
       "RoleBinding/ferry-tasks/ferry",
       "Service/ferry/ferry",
+      "ServiceAccount/ferry-tasks/default",
       "ServiceAccount/ferry/ferry",
     ]);
   });
@@ -245,9 +246,14 @@ describe("the objects point at each other", () => {
     assert.equal(deny[0].spec.ingress, undefined);
   });
 
+  it("task Pods get no Kubernetes API token by default", () => {
+    const [sa] = find("ServiceAccount", "default").filter((s) => s.metadata.namespace === literalEnv.FERRY_TASK_NAMESPACE);
+    assert.equal(sa?.automountServiceAccountToken, false);
+  });
+
   it("the RoleBinding gives the Role to the ServiceAccount the Deployment runs as", () => {
-    const sa = one("ServiceAccount");
-    assert.equal(podSpec.serviceAccountName, sa.metadata.name);
+    const [sa] = find("ServiceAccount", podSpec.serviceAccountName);
+    assert.ok(sa, "the Deployment's ServiceAccount is created");
     assert.equal(sa.metadata.namespace, deployment.metadata.namespace);
     const binding = one("RoleBinding");
     const role = one("Role");
