@@ -8,7 +8,7 @@ import type { TryContext } from "../lib/pod-contract.ts";
 /** What a pod task's templates can see, built by the executor for one try: the try's context. */
 export type TemplateScope = TryContext;
 
-export const TEMPLATE_ROOTS = ["params", "logicalDate", "runId", "dagId", "taskId", "tryNumber", "tasks"] as const;
+export const TEMPLATE_ROOTS = ["params", "logicalDate", "dataIntervalStart", "dataIntervalEnd", "runId", "dagId", "taskId", "tryNumber", "tasks"] as const;
 
 type Segment = { name: string } | { index: string | number };
 

@@ -1,6 +1,6 @@
 // Turns what the sandbox reported (a RawDag: the DAG as declared, untrusted JSON) into a checked
 // DagDefinition, or into the full list of problems so the author can fix them in one go.
-import type { CompiledTaskOptions, DagDefinition, TaskDefinition } from "../sdk/definition.ts";
+import { OVERLAP_POLICIES, type CompiledTaskOptions, type DagDefinition, type OverlapPolicy, type TaskDefinition } from "../sdk/definition.ts";
 import {
   checkJson,
   checkKnownKeys,
@@ -33,7 +33,9 @@ const DAG_OPTION_KEYS = [
   "schedule",
   "timezone",
   "start",
+  "end",
   "catchup",
+  "overlap",
   "maxActiveRuns",
   "params",
   "defaults",
@@ -81,7 +83,7 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
       didYouMean(key, TASK_DEFAULT_KEYS).replace(/"(\w+)"\?$/, 'defaults: { $1: ... }? Task options for every task go in defaults.');
     problems.add(joinPath("", key), `unknown dag option "${key}".${hint}`, at);
   }
-  const { schedule, timezone, start, catchup, maxActiveRuns, params, defaults, description, tags } = options;
+  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, params, defaults, description, tags } = options;
 
   let zoneOk = true;
   if (timezone !== undefined) {
@@ -104,6 +106,16 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
     const parsed = typeof start === "string" ? parseStart(start, zoneOk ? out.timezone : "UTC") : undefined;
     if (parsed?.ok) out.start = parsed.iso;
     else problems.add("start", parsed ? parsed.message : `must be an ISO-8601 date string, got ${describe(start)}`, at);
+  }
+  if (end !== undefined && end !== null) {
+    const parsed = typeof end === "string" ? parseStart(end, zoneOk ? out.timezone : "UTC") : undefined;
+    if (!parsed?.ok) problems.add("end", parsed ? parsed.message : `must be an ISO-8601 date string, got ${describe(end)}`, at);
+    else if (out.start !== null && parsed.iso < out.start) problems.add("end", `${JSON.stringify(end)} is before start (${out.start}); end must not be before start`, at);
+    else out.end = parsed.iso;
+  }
+  if (overlap !== undefined) {
+    if ((OVERLAP_POLICIES as readonly unknown[]).includes(overlap)) out.overlap = overlap as OverlapPolicy;
+    else problems.add("overlap", `must be one of ${OVERLAP_POLICIES.map((p) => JSON.stringify(p)).join(", ")}, got ${describe(overlap)}`, at);
   }
   if (catchup !== undefined) {
     if (typeof catchup === "boolean") out.catchup = catchup;

@@ -32,6 +32,8 @@ function renderSpec(spec: PodTaskSpec, ctx: PodTry): PodTaskSpec {
     return renderPodSpec(spec, {
       params: ctx.params,
       logicalDate: ctx.logicalDate,
+      dataIntervalStart: ctx.dataIntervalStart,
+      dataIntervalEnd: ctx.dataIntervalEnd,
       runId: ctx.runId,
       dagId: ctx.dagId,
       taskId: ctx.taskId,
@@ -65,6 +67,8 @@ function workerContainer(task: TaskDefinition, ctx: PodTry, s: PodSpecSettings):
     taskId: ctx.taskId,
     tryNumber: ctx.tryNumber,
     logicalDate: ctx.logicalDate,
+    dataIntervalStart: ctx.dataIntervalStart,
+    dataIntervalEnd: ctx.dataIntervalEnd,
     params: ctx.params,
     tasks: ctx.tasks,
   };

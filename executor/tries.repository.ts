@@ -20,6 +20,12 @@ export interface ActiveTry {
   taskId: string;
   dagVersion: number;
   logicalDate: Date;
+  /**
+   * The run's data interval (README.md, "Scheduling rules"), for the try's template context. Always
+   * read from the run; optional in the type only so hand-made tries in tests need not name them.
+   */
+  dataIntervalStart?: Date;
+  dataIntervalEnd?: Date;
   params: Record<string, unknown>;
   state: "queued" | "running" | "success" | "failed" | "cancelled";
   startedAt: Date | null;
@@ -33,7 +39,8 @@ export interface ActiveTry {
 
 const TRY_SELECT = `
   SELECT t.task_instance_id, t.try_number, t.namespace, t.pod_name, t.state, t.started_at, t.ended_at,
-         t.log_complete, t.log_resume_since, t.log_resume_offset, ti.run_pk, ti.task_id, r.dag_id, r.run_id, r.dag_version, r.logical_date, r.params
+         t.log_complete, t.log_resume_since, t.log_resume_offset, ti.run_pk, ti.task_id, r.dag_id, r.run_id, r.dag_version, r.logical_date, r.params,
+         r.data_interval_start, r.data_interval_end
     FROM task_tries t
     JOIN task_instances ti ON ti.id = t.task_instance_id
     JOIN dag_runs r ON r.id = ti.run_pk`;
@@ -50,6 +57,8 @@ function toTry(r: Record<string, unknown>): ActiveTry {
     taskId: r.task_id as string,
     dagVersion: r.dag_version as number,
     logicalDate: r.logical_date as Date,
+    dataIntervalStart: r.data_interval_start as Date,
+    dataIntervalEnd: r.data_interval_end as Date,
     params: (r.params as Record<string, unknown>) ?? {},
     state: r.state as ActiveTry["state"],
     startedAt: (r.started_at as Date | null) ?? null,

@@ -21,6 +21,13 @@ export interface TryIdentity {
 export interface TryContext extends TryIdentity {
   /** The run's logical date, ISO-8601. */
   logicalDate: string;
+  /**
+   * The span of data the run stands for, ISO-8601: the previous schedule tick up to this one for
+   * scheduled and backfilled runs, the logical date for both in manual runs. Optional only until the
+   * executor passes them everywhere it builds a context; a template using one that is missing fails.
+   */
+  dataIntervalStart?: string;
+  dataIntervalEnd?: string;
   params: Record<string, unknown>;
   /** Results of finished upstream tasks, by task id. */
   tasks: Record<string, { result: unknown }>;

@@ -15,6 +15,9 @@ export interface DagRow {
   createdAt: Date;
   updatedAt: Date;
   definition: DagDefinition;
+  /** Ticks the overlap policy "forbid" skipped, and the latest of them with why. */
+  skippedTicks: number;
+  lastSkippedTick: { tick: Date; reason: string } | null;
 }
 
 export interface DagVersionRow {
@@ -24,7 +27,8 @@ export interface DagVersionRow {
   createdAt: Date;
 }
 
-const DAG_COLUMNS = `d.dag_id, d.latest_version, d.paused, d.next_run_at, d.created_at, d.updated_at, v.definition`;
+const DAG_COLUMNS = `d.dag_id, d.latest_version, d.paused, d.next_run_at, d.created_at, d.updated_at, v.definition,
+  d.skipped_ticks, d.last_skipped_tick, d.last_skip_reason`;
 
 function toDag(r: Record<string, unknown>): DagRow {
   return {
@@ -35,11 +39,15 @@ function toDag(r: Record<string, unknown>): DagRow {
     createdAt: r.created_at as Date,
     updatedAt: r.updated_at as Date,
     definition: r.definition as DagDefinition,
+    skippedTicks: (r.skipped_ticks as number | undefined) ?? 0,
+    lastSkippedTick: r.last_skipped_tick ? { tick: r.last_skipped_tick as Date, reason: r.last_skip_reason as string } : null,
   };
 }
 
+// What decides where a schedule stands; a new version that changes it starts the schedule afresh.
+// (A definition without `end` stringifies it as null, so versions stored before it existed keep their key.)
 function scheduleKey(d: DagDefinition): string {
-  return JSON.stringify([d.schedule, d.timezone, d.start, d.catchup]);
+  return JSON.stringify([d.schedule, d.timezone, d.start, d.catchup, d.end]);
 }
 
 export interface SavedVersion {
@@ -73,7 +81,14 @@ export async function saveDagVersion(
     const version = (current?.latest_version ?? 0) + 1;
     const scheduleChanged = !current || current.deleted || scheduleKey(current.definition) !== scheduleKey(definition);
     const nextRunAt = definition.schedule
-      ? initialNextRunAt(definition.schedule, definition.timezone, definition.start ? new Date(definition.start) : null, definition.catchup, now)
+      ? initialNextRunAt(
+          definition.schedule,
+          definition.timezone,
+          definition.start ? new Date(definition.start) : null,
+          definition.catchup,
+          now,
+          definition.end ? new Date(definition.end) : null,
+        )
       : null;
     if (!current) {
       await tx.query(`INSERT INTO dags (dag_id, latest_version, next_run_at) VALUES ($1, 0, $2)`, [definition.dagId, nextRunAt]);
@@ -98,6 +113,16 @@ export async function getDag(db: Queryable, dagId: string): Promise<DagRow | nul
   const rows = await db.query(
     `SELECT ${DAG_COLUMNS} FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
       WHERE d.dag_id = $1 AND d.deleted_at IS NULL`,
+    [dagId],
+  );
+  return rows[0] ? toDag(rows[0]) : null;
+}
+
+/** Locks a (not deleted) DAG's row for the caller's transaction: its schedule and queues wait meanwhile. */
+export async function lockDag(tx: Queryable, dagId: string): Promise<DagRow | null> {
+  const rows = await tx.query(
+    `SELECT ${DAG_COLUMNS} FROM dags d JOIN dag_versions v ON v.dag_id = d.dag_id AND v.version = d.latest_version
+      WHERE d.dag_id = $1 AND d.deleted_at IS NULL FOR UPDATE OF d`,
     [dagId],
   );
   return rows[0] ? toDag(rows[0]) : null;
@@ -189,6 +214,14 @@ export async function lockDueDags(tx: Queryable, now: Date, limit: number): Prom
 /** Sets when a DAG's next scheduled run is due (null: it has no schedule). */
 export async function setNextRunAt(tx: Queryable, dagId: string, nextRunAt: Date | null): Promise<void> {
   await tx.query(`UPDATE dags SET next_run_at = $2 WHERE dag_id = $1`, [dagId, nextRunAt]);
+}
+
+/** Records a tick the overlap policy "forbid" skipped, with why (shown in the DAG's JSON). */
+export async function recordSkippedTick(tx: Queryable, dagId: string, tick: Date, reason: string): Promise<void> {
+  await tx.query(
+    `UPDATE dags SET skipped_ticks = skipped_ticks + 1, last_skipped_tick = $2, last_skip_reason = $3 WHERE dag_id = $1`,
+    [dagId, tick, reason],
+  );
 }
 
 /** DAGs by paused state (deleted DAGs left out), for the metrics. */

@@ -1,6 +1,7 @@
 // The only module that writes `dag_runs` and, apart from the executor's try-level compare-and-set
 // updates in executor/tries.repository.ts, `task_instances`. It reads `dags` (to lock a DAG while its
-// queued runs start) and `task_tries` (retention waits for Pods not reclaimed yet); deleting a run
+// queued runs start), `backfills` (which queue a run is started from) and `task_tries` (retention
+// waits for Pods not reclaimed yet); deleting a run
 // removes its task instances and tries by cascade. State lists come from states.ts (sqlStates).
 import type { Db, Queryable } from "../db/db.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
@@ -12,13 +13,20 @@ export interface RunRow {
   dagId: string;
   runId: string;
   dagVersion: number;
-  runType: "scheduled" | "manual";
+  runType: "scheduled" | "manual" | "backfill";
   state: RunState;
   logicalDate: Date;
+  /** The span of data the run stands for (README.md, "Scheduling rules"). */
+  dataIntervalStart: Date;
+  dataIntervalEnd: Date;
   params: Record<string, unknown>;
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** The backfill that created or last reprocessed the run. */
+  backfillId: string | null;
+  /** The scheduled run that replaced this one (overlap "replace"). */
+  replacedBy: string | null;
 }
 
 export interface TaskInstanceRow {
@@ -41,7 +49,26 @@ export interface TaskInstanceView extends TaskInstanceRow {
   message: string | null;
 }
 
-const RUN_COLUMNS = `id, dag_id, run_id, dag_version, run_type, state, logical_date, params, created_at, started_at, ended_at`;
+const RUN_COLUMN_NAMES = [
+  "id",
+  "dag_id",
+  "run_id",
+  "dag_version",
+  "run_type",
+  "state",
+  "logical_date",
+  "data_interval_start",
+  "data_interval_end",
+  "params",
+  "created_at",
+  "started_at",
+  "ended_at",
+  "backfill_id",
+  "replaced_by",
+];
+const RUN_COLUMNS = RUN_COLUMN_NAMES.join(", ");
+/** The same columns of `dag_runs r`, for statements that join or lock by alias. */
+const RUN_COLUMNS_OF_R = RUN_COLUMN_NAMES.map((c) => `r.${c}`).join(", ");
 
 export function toRun(r: Record<string, unknown>): RunRow {
   return {
@@ -52,10 +79,14 @@ export function toRun(r: Record<string, unknown>): RunRow {
     runType: r.run_type as RunRow["runType"],
     state: r.state as RunState,
     logicalDate: r.logical_date as Date,
+    dataIntervalStart: r.data_interval_start as Date,
+    dataIntervalEnd: r.data_interval_end as Date,
     params: (r.params as Record<string, unknown>) ?? {},
     createdAt: r.created_at as Date,
     startedAt: (r.started_at as Date | null) ?? null,
     endedAt: (r.ended_at as Date | null) ?? null,
+    backfillId: r.backfill_id === null || r.backfill_id === undefined ? null : String(r.backfill_id),
+    replacedBy: (r.replaced_by as string | null) ?? null,
   };
 }
 
@@ -82,25 +113,70 @@ export interface NewRun {
   params: Record<string, unknown>;
   dagVersion: number;
   definition: DagDefinition;
+  /** Default: the logical date alone (a manual run). */
+  dataInterval?: { start: Date; end: Date };
+  backfillId?: string;
 }
 
 /** Creates a queued run with all its tasks pending. Returns null if the run id is taken. */
 export async function createRun(tx: Queryable, run: NewRun): Promise<RunRow | null> {
-  const [row] = await tx.query(
-    `INSERT INTO dag_runs (dag_id, run_id, dag_version, run_type, state, logical_date, params)
-     VALUES ($1, $2, $3, $4, 'queued', $5, $6)
+  const [created] = await createRuns(tx, [run]);
+  return created ?? null;
+}
+
+/**
+ * Creates queued runs with all their tasks pending, in two statements however many there are (a
+ * backfill makes up to 10,000). Runs whose id is taken are left out of the answer.
+ */
+export async function createRuns(tx: Queryable, runs: NewRun[]): Promise<RunRow[]> {
+  if (runs.length === 0) return [];
+  const rows = await tx.query(
+    `INSERT INTO dag_runs (dag_id, run_id, dag_version, run_type, state, logical_date, data_interval_start, data_interval_end, params, backfill_id)
+     SELECT u.dag_id, u.run_id, u.dag_version, u.run_type, 'queued', u.logical_date, u.dis, u.die, u.params, u.backfill_id
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[], $9::bigint[])
+         AS u(dag_id, run_id, dag_version, run_type, logical_date, dis, die, params, backfill_id)
      ON CONFLICT (dag_id, run_id) DO NOTHING
      RETURNING ${RUN_COLUMNS}`,
-    [run.dagId, run.runId, run.dagVersion, run.runType, run.logicalDate, JSON.stringify(run.params)],
+    [
+      runs.map((r) => r.dagId),
+      runs.map((r) => r.runId),
+      runs.map((r) => r.dagVersion),
+      runs.map((r) => r.runType),
+      runs.map((r) => r.logicalDate),
+      runs.map((r) => r.dataInterval?.start ?? r.logicalDate),
+      runs.map((r) => r.dataInterval?.end ?? r.logicalDate),
+      runs.map((r) => JSON.stringify(r.params)),
+      runs.map((r) => r.backfillId ?? null),
+    ],
   );
-  if (!row) return null;
-  const tasks = run.definition.tasks;
+  if (rows.length === 0) return [];
+  const created = rows.map(toRun);
+  const byKey = new Map(runs.map((r) => [`${r.dagId}\n${r.runId}`, r]));
+  const pks: string[] = [];
+  const taskIds: string[] = [];
+  const maxTries: number[] = [];
+  for (const run of created) {
+    for (const t of byKey.get(`${run.dagId}\n${run.runId}`)!.definition.tasks) {
+      pks.push(run.pk);
+      taskIds.push(t.taskId);
+      maxTries.push(t.retries + 1);
+    }
+  }
   await tx.query(
     `INSERT INTO task_instances (run_pk, task_id, state, max_tries)
-     SELECT $1, t.task_id, 'pending', t.max_tries FROM unnest($2::text[], $3::int[]) AS t(task_id, max_tries)`,
-    [row.id, tasks.map((t) => t.taskId), tasks.map((t) => t.retries + 1)],
+     SELECT t.run_pk, t.task_id, 'pending', t.max_tries FROM unnest($1::bigint[], $2::text[], $3::int[]) AS t(run_pk, task_id, max_tries)`,
+    [pks, taskIds, maxTries],
   );
-  return toRun(row);
+  return created;
+}
+
+/** A DAG's runs whose logical date is one of `dates` (any type, any state), oldest created first. */
+export async function runsAtLogicalDates(db: Queryable, dagId: string, dates: Date[]): Promise<RunRow[]> {
+  const rows = await db.query(
+    `SELECT ${RUN_COLUMNS} FROM dag_runs WHERE dag_id = $1 AND logical_date = ANY($2::timestamptz[]) ORDER BY logical_date, id`,
+    [dagId, dates],
+  );
+  return rows.map(toRun);
 }
 
 export async function getRun(db: Queryable, dagId: string, runId: string): Promise<RunRow | null> {
@@ -236,32 +312,102 @@ export async function requestStalePlans(db: Queryable, staleAfterMs: number): Pr
   return rows.length;
 }
 
-/** Starts queued runs of one DAG while fewer than `maxActiveRuns` are running (oldest logical date first). */
-export async function startQueuedRuns(db: Db, dagId: string, maxActiveRuns: number): Promise<number> {
+// Runs are started from one of two kinds of queue: a DAG's own (its scheduled and manual runs, bounded
+// by the DAG's maxActiveRuns) and each live backfill's (bounded by the backfill's maxActiveRuns). A run
+// of a cancelled backfill that is cleared again goes back to its DAG's queue.
+const IN_DAG_QUEUE = `(r.backfill_id IS NULL OR r.backfill_id IN (SELECT b.id FROM backfills b WHERE b.cancelled_at IS NOT NULL))`;
+const IN_BACKFILL_QUEUE = (param: string) => `r.backfill_id = ${param} AND r.backfill_id IN (SELECT b.id FROM backfills b WHERE b.cancelled_at IS NULL)`;
+
+/** Starts queued runs from one queue while fewer than `maxActiveRuns` of it are running, oldest logical date first. */
+async function startFromQueue(db: Db, dagId: string, queue: string, queueParams: unknown[], maxActiveRuns: number): Promise<number> {
   return db.transaction(async (tx) => {
     // The DAG row lock makes the count-then-start atomic across schedulers.
     const [dag] = await tx.query(`SELECT paused FROM dags WHERE dag_id = $1 FOR UPDATE`, [dagId]);
     if (!dag || dag.paused) return 0;
     const [{ running }] = await tx.query<{ running: number }>(
-      `SELECT count(*)::int AS running FROM dag_runs WHERE dag_id = $1 AND state = 'running'`,
-      [dagId],
+      `SELECT count(*)::int AS running FROM dag_runs r WHERE r.dag_id = $1 AND r.state = 'running' AND ${queue}`,
+      [dagId, ...queueParams],
     );
     const room = maxActiveRuns - running;
     if (room <= 0) return 0;
+    const limit = `$${queueParams.length + 2}`;
     const started = await tx.query(
       `UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, now()), updated_at = now(),
               plan_requested_at = clock_timestamp()
-        WHERE id IN (SELECT id FROM dag_runs WHERE dag_id = $1 AND state = 'queued' ORDER BY logical_date, id LIMIT $2)
+        WHERE id IN (SELECT r.id FROM dag_runs r WHERE r.dag_id = $1 AND r.state = 'queued' AND ${queue} ORDER BY r.logical_date, r.id LIMIT ${limit})
       RETURNING id`,
-      [dagId, room],
+      [dagId, ...queueParams, room],
     );
     return started.length;
   });
 }
 
+/**
+ * Starts queued runs of one DAG while fewer than `maxActiveRuns` are running (oldest logical date
+ * first). Runs of a live backfill are neither counted nor started here: see startQueuedBackfillRuns.
+ */
+export async function startQueuedRuns(db: Db, dagId: string, maxActiveRuns: number): Promise<number> {
+  return startFromQueue(db, dagId, IN_DAG_QUEUE, [], maxActiveRuns);
+}
+
+/** Starts queued runs of one live backfill while fewer than its `maxActiveRuns` are running, oldest first. */
+export async function startQueuedBackfillRuns(db: Db, dagId: string, backfillId: string, maxActiveRuns: number): Promise<number> {
+  return startFromQueue(db, dagId, IN_BACKFILL_QUEUE("$2::bigint"), [backfillId], maxActiveRuns);
+}
+
+/** DAGs whose own queue holds runs. */
 export async function dagsWithQueuedRuns(db: Queryable): Promise<string[]> {
-  const rows = await db.query<{ dag_id: string }>(`SELECT DISTINCT dag_id FROM dag_runs WHERE state = 'queued'`);
+  const rows = await db.query<{ dag_id: string }>(`SELECT DISTINCT r.dag_id FROM dag_runs r WHERE r.state = 'queued' AND ${IN_DAG_QUEUE}`);
   return rows.map((r) => r.dag_id);
+}
+
+/** Live backfills whose queue holds runs, with what starting them needs. */
+export async function backfillsWithQueuedRuns(db: Queryable): Promise<{ backfillId: string; dagId: string; maxActiveRuns: number }[]> {
+  const rows = await db.query<{ id: string; dag_id: string; max_active_runs: number }>(
+    `SELECT b.id, b.dag_id, b.max_active_runs FROM backfills b
+      WHERE b.cancelled_at IS NULL AND EXISTS (SELECT 1 FROM dag_runs r WHERE r.backfill_id = b.id AND r.state = 'queued')`,
+  );
+  return rows.map((r) => ({ backfillId: String(r.id), dagId: r.dag_id, maxActiveRuns: r.max_active_runs }));
+}
+
+/**
+ * A DAG's queued and running runs that its overlap policy weighs (its own queue's: not a live
+ * backfill's), locked so they cannot start or end under the caller's decision.
+ */
+export async function lockActiveScheduleRuns(tx: Queryable, dagId: string): Promise<RunRow[]> {
+  const rows = await tx.query(
+    `SELECT ${RUN_COLUMNS_OF_R} FROM dag_runs r
+      WHERE r.dag_id = $1 AND r.state IN (${sqlStates(ACTIVE_RUN_STATES)}) AND ${IN_DAG_QUEUE}
+      ORDER BY r.logical_date, r.id FOR UPDATE OF r`,
+    [dagId],
+  );
+  return rows.map(toRun);
+}
+
+/** Cancels a run the overlap policy "replace" replaced, saying by which run. */
+export async function cancelReplacedRun(tx: Queryable, runPk: string, replacedBy: string): Promise<void> {
+  await cancelRun(tx, runPk);
+  await tx.query(`UPDATE dag_runs SET replaced_by = $2 WHERE id = $1`, [runPk, replacedBy]);
+}
+
+/** The runs a backfill created or last reprocessed, oldest logical date first. */
+export async function listBackfillRuns(db: Queryable, backfillId: string): Promise<RunRow[]> {
+  const rows = await db.query(`SELECT ${RUN_COLUMNS} FROM dag_runs WHERE backfill_id = $1 ORDER BY logical_date, id`, [backfillId]);
+  return rows.map(toRun);
+}
+
+/** A live backfill's queued and running runs, locked for cancelling them. */
+export async function lockActiveBackfillRuns(tx: Queryable, backfillId: string): Promise<RunRow[]> {
+  const rows = await tx.query(
+    `SELECT ${RUN_COLUMNS} FROM dag_runs WHERE backfill_id = $1 AND state IN (${sqlStates(ACTIVE_RUN_STATES)}) ORDER BY logical_date, id FOR UPDATE`,
+    [backfillId],
+  );
+  return rows.map(toRun);
+}
+
+/** Makes a backfill the owner of a run it reprocesses: the backfill's queue starts it. */
+export async function assignToBackfill(tx: Queryable, runPk: string, backfillId: string): Promise<void> {
+  await tx.query(`UPDATE dag_runs SET backfill_id = $2, updated_at = now() WHERE id = $1`, [runPk, backfillId]);
 }
 
 /** Cancels a run and every task of it that has not finished. The executor then deletes their Pods. */

@@ -1,24 +1,30 @@
-// The scheduler loop: creates runs from cron schedules, starts queued runs within maxActiveRuns, and
-// moves tasks through their states as their upstream tasks finish. Several schedulers may run against one
+// The scheduler loop: creates runs from cron schedules (as each DAG's overlap policy says), starts queued
+// runs within maxActiveRuns (a backfill's within its own), and moves tasks through their states as their
+// upstream tasks finish. Several schedulers may run against one
 // database: every step locks what it changes (SKIP LOCKED) or changes it by compare-and-set.
 import type { Db, Queryable } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
-import { dueTicks } from "./cron.ts";
-import { DagDefinitionCache, latestVersionOf, lockDueDags, setNextRunAt } from "./dags.repository.ts";
+import { dataIntervalOf, dueTicks } from "./cron.ts";
+import { DagDefinitionCache, latestVersionOf, lockDueDags, recordSkippedTick, setNextRunAt, type DueDag } from "./dags.repository.ts";
+import { overlapAction } from "./overlap.ts";
 import { planRun, type TaskSnapshot } from "./run-planner.ts";
 import {
   applyTaskMoves,
+  backfillsWithQueuedRuns,
+  cancelReplacedRun,
   createRun,
   dagsWithQueuedRuns,
   finishRun,
   listTaskInstances,
+  lockActiveScheduleRuns,
   lockRunsToPlan,
   markPlanned,
   requestPlan,
   requestRetryPlans,
   requestStalePlans,
+  startQueuedBackfillRuns,
   startQueuedRuns,
 } from "./runs.repository.ts";
 
@@ -31,6 +37,8 @@ export interface SchedulerOptions {
   staleAfterMs?: number;
   /** The process's cache of DAG definitions, shared with the executor. @default a cache of its own */
   definitions?: DagDefinitionCache;
+  /** What time it is for schedules (ticks coming due, retries coming due); tests pass their own. @default the system clock */
+  clock?: () => Date;
 }
 
 export class Scheduler {
@@ -40,6 +48,7 @@ export class Scheduler {
   private readonly pollIntervalMs: number;
   private readonly planBatchSize: number;
   private readonly staleAfterMs: number;
+  private readonly clock: () => Date;
   private lastStaleSweep = 0;
 
   constructor(
@@ -52,6 +61,7 @@ export class Scheduler {
     this.planBatchSize = opts.planBatchSize ?? 200;
     this.staleAfterMs = opts.staleAfterMs ?? 60_000;
     this.definitions = opts.definitions ?? new DagDefinitionCache();
+    this.clock = opts.clock ?? (() => new Date());
   }
 
   start(): void {
@@ -77,7 +87,7 @@ export class Scheduler {
   }
 
   /** One pass over all the scheduler's duties. Returns how many changes it made. */
-  async tick(now = new Date()): Promise<number> {
+  async tick(now = this.clock()): Promise<number> {
     const created = await this.createDueRuns(now);
     const started = await this.startQueuedRuns();
     const planned = await this.planRunningRuns(now);
@@ -103,24 +113,43 @@ export class Scheduler {
           await setNextRunAt(tx, dag.dagId, null);
           continue;
         }
-        const { ticks, nextRunAt } = dueTicks(def.schedule, def.timezone, dag.nextRunAt, now, def.catchup);
-        for (const tick of ticks) {
-          const run = await createRun(tx, {
-            dagId: dag.dagId,
-            runId: `scheduled__${tick.toISOString()}`,
-            runType: "scheduled",
-            logicalDate: tick,
-            params: def.params,
-            dagVersion: dag.latestVersion,
-            definition: def,
-          });
-          if (run) created++;
-        }
+        const end = def.end ? new Date(def.end) : null;
+        const { ticks, nextRunAt } = dueTicks(def.schedule, def.timezone, dag.nextRunAt, now, def.catchup, 100, end);
+        for (const tick of ticks) created += await this.createScheduledRun(tx, dag, def.schedule, tick);
         await setNextRunAt(tx, dag.dagId, nextRunAt);
       }
       if (created > 0) this.log.info("created scheduled runs", { count: created });
       return created;
     });
+  }
+
+  /** Creates the run of one due tick, as the DAG's overlap policy says. Returns how many changes it made. */
+  private async createScheduledRun(tx: Queryable, dag: DueDag, schedule: string, tick: Date): Promise<number> {
+    const def = dag.definition;
+    const policy = def.overlap ?? "allow";
+    const action = overlapAction(policy, policy === "allow" ? [] : await lockActiveScheduleRuns(tx, dag.dagId));
+    if (action.kind === "skip") {
+      await recordSkippedTick(tx, dag.dagId, tick, action.reason);
+      this.log.info(`skipped tick ${tick.toISOString()} of ${dag.dagId}: ${action.reason}`);
+      return 1;
+    }
+    const run = await createRun(tx, {
+      dagId: dag.dagId,
+      runId: `scheduled__${tick.toISOString()}`,
+      runType: "scheduled",
+      logicalDate: tick,
+      dataInterval: dataIntervalOf(schedule, def.timezone, tick),
+      params: def.params,
+      dagVersion: dag.latestVersion,
+      definition: def,
+    });
+    if (!run) return 0;
+    for (const old of action.replace) {
+      // The executor stops its Pods as for any cancelled run: each log is stored before its Pod goes.
+      await cancelReplacedRun(tx, old.pk, run.runId);
+      this.log.info(`run ${dag.dagId}/${old.runId} cancelled: replaced by ${run.runId}`);
+    }
+    return 1 + action.replace.length;
   }
 
   private async startQueuedRuns(): Promise<number> {
@@ -130,6 +159,9 @@ export class Scheduler {
       if (latest === null) continue;
       const def = await this.definitionOf(dagId, latest);
       started += await startQueuedRuns(this.db, dagId, def.maxActiveRuns);
+    }
+    for (const b of await backfillsWithQueuedRuns(this.db)) {
+      started += await startQueuedBackfillRuns(this.db, b.dagId, b.backfillId, b.maxActiveRuns);
     }
     return started;
   }

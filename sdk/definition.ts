@@ -14,6 +14,10 @@ export type TriggerRule = (typeof TRIGGER_RULES)[number];
 
 export type RetryBackoff = "fixed" | "exponential";
 
+/** What a schedule tick does while a run of the DAG is active (README.md, "Scheduling rules"). */
+export const OVERLAP_POLICIES = ["allow", "forbid", "replace"] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
 /** Task options after defaults are applied; durations normalised to milliseconds. */
 export interface CompiledTaskOptions {
   dependsOn: string[];
@@ -71,7 +75,14 @@ export interface DagDefinition {
   timezone: string;
   /** ISO-8601 instant; the first schedule tick is at or after it. null = from when the DAG is posted. */
   start: string | null;
+  /**
+   * ISO-8601 instant; no scheduled run after it. Absent = no end (also in versions stored before the
+   * option existed, which is why the optional options below are left out rather than defaulted).
+   */
+  end?: string;
   catchup: boolean;
+  /** Absent = "allow". */
+  overlap?: OverlapPolicy;
   maxActiveRuns: number;
   params: Record<string, unknown>;
   description: string | null;

@@ -6,6 +6,7 @@ export type {
   DagOptions,
   Duration,
   FunctionTaskOptions,
+  OverlapPolicy,
   Params,
   PodTaskOptions,
   PodTaskSpec,

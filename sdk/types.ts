@@ -1,7 +1,7 @@
 // Public types of the "ferry" module: what DAG authors see in their editor. Runtime lives in dag.ts.
-import type { PodTaskSpec, ResourceList, RetryBackoff, TriggerRule } from "./definition.ts";
+import type { OverlapPolicy, PodTaskSpec, ResourceList, RetryBackoff, TriggerRule } from "./definition.ts";
 
-export type { PodTaskSpec, ResourceList, RetryBackoff, TriggerRule };
+export type { OverlapPolicy, PodTaskSpec, ResourceList, RetryBackoff, TriggerRule };
 
 /**
  * A duration: a number of seconds, or a string of one or more `<number><unit>` parts with units
@@ -74,8 +74,8 @@ export interface FunctionTaskOptions extends TaskOptions {
 
 /**
  * A pod task (`podTask()`): the Pod spec plus the common task options. Every string in the spec is a
- * template: `{{ params.x }}`, `{{ logicalDate }}`, `{{ runId }}`, `{{ dagId }}`, `{{ taskId }}`,
- * `{{ tryNumber }}` and `{{ tasks.<upstream id>.result... }}`.
+ * template: `{{ params.x }}`, `{{ logicalDate }}`, `{{ dataIntervalStart }}`, `{{ dataIntervalEnd }}`,
+ * `{{ runId }}`, `{{ dagId }}`, `{{ taskId }}`, `{{ tryNumber }}` and `{{ tasks.<upstream id>.result... }}`.
  */
 export interface PodTaskOptions extends PodTaskSpec, TaskOptions {}
 
@@ -130,6 +130,20 @@ export interface DagOptions {
    * @default when the DAG is first posted
    */
   start?: string | Date;
+  /**
+   * No scheduled run after this instant (ISO-8601; read in `timezone` without an offset). Backfills
+   * and manual runs are not bound by it.
+   * @default no end
+   */
+  end?: string | Date;
+  /**
+   * What a schedule tick does while a scheduled or manual run of this DAG is queued or running:
+   * `"allow"` creates its run as usual (`maxActiveRuns` bounds how many run at once), `"forbid"` skips
+   * the tick (recorded on the DAG as `lastSkippedTick`), `"replace"` cancels the active runs and
+   * creates the tick's run. Backfill runs are neither counted nor cancelled.
+   * @default "allow"
+   */
+  overlap?: OverlapPolicy;
   /**
    * Whether missed schedule ticks between `start` (or the last run) and now are run.
    * @default false
