@@ -1,6 +1,6 @@
 // Gets the DAG version's compiled bundle: from the API, or from a local file when FERRY_BUNDLE_FILE
 // is set. Network errors and 5xx are retried (the API may be restarting); 4xx are final.
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { bundleUrl, WORKER_ENV } from "../lib/pod-contract.ts";
 import type { WorkerConfig } from "./config.ts";
@@ -34,9 +34,11 @@ async function fetchOnce(url: string, token: string, deps: FetchDeps): Promise<s
 
 export async function loadBundle(config: WorkerConfig, deps: FetchDeps): Promise<string> {
   if (config.bundleFile) {
-    return readFile(config.bundleFile, "utf8").catch((error: Error) => {
-      throw new WorkerError(`could not read ${WORKER_ENV.bundleFile}: ${error.message}`);
-    });
+    try {
+      return readFileSync(config.bundleFile, "utf8");
+    } catch (error) {
+      throw new WorkerError(`could not read ${WORKER_ENV.bundleFile}: ${(error as Error).message}`);
+    }
   }
   const url = bundleUrl(config.apiUrl!, config.dagId, config.dagVersion);
   for (let attempt = 1; ; attempt++) {

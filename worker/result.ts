@@ -1,6 +1,6 @@
 // The task's outcome travels back through the container's termination message, which Kubernetes
 // caps at 4096 bytes.
-import { writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
 
 export const MAX_RESULT_BYTES = 4096;
 // Room for the JSON wrapper around an error message.
@@ -37,6 +37,8 @@ export function errorMessageJson(message: string): string {
   return JSON.stringify({ error: short });
 }
 
-export async function writeTerminationMessage(path: string, text: string): Promise<void> {
-  await writeFile(path, text);
+// Synchronous: a few bytes, once, at the end of the process; node:fs/promises would load its module and
+// start libuv's thread pool for it.
+export function writeTerminationMessage(path: string, text: string): void {
+  writeFileSync(path, text);
 }

@@ -1,7 +1,6 @@
 // One function-task try, start to end, with its inputs and outputs passed in so tests can drive it
 // in-process. Returns the exit code; main.ts wires it to the real process.
 import type { Writable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 import { loadBundle } from "./bundle.ts";
 import { readConfig, terminationMessagePath, type Env } from "./config.ts";
 import { buildContext } from "./context.ts";
@@ -35,7 +34,7 @@ export async function reportFailure(io: Pick<WorkerIO, "env" | "stderr">, error:
       : (stack ?? (error instanceof Error && error.stack ? error.stack : `Error: ${messageOf(error)}`));
   io.stderr.write(`${shown}\n`);
   try {
-    await writeTerminationMessage(terminationMessagePath(io.env), errorMessageJson(messageOf(error)));
+    writeTerminationMessage(terminationMessagePath(io.env), errorMessageJson(messageOf(error)));
   } catch (writeError) {
     io.stderr.write(`ferry-worker: could not write the termination message: ${messageOf(writeError)}\n`);
   }
@@ -48,7 +47,7 @@ export async function runWorker(io: WorkerIO): Promise<number> {
     const config = readConfig(io.env);
     const bundle = await loadBundle(config, {
       fetch: io.fetch ?? httpGet,
-      sleep: io.sleep ?? ((ms) => sleep(ms)),
+      sleep: io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       diagnostics: io.stderr,
     });
     const loaded = loadTask(bundle, config.dagId, config.taskId, io);
@@ -58,7 +57,7 @@ export async function runWorker(io: WorkerIO): Promise<number> {
     const serialised = serialiseResult(value);
     if (!serialised.ok) return await reportFailure(io, new WorkerError(serialised.message));
     try {
-      await writeTerminationMessage(config.terminationMessagePath, serialised.json);
+      writeTerminationMessage(config.terminationMessagePath, serialised.json);
     } catch (error) {
       throw new WorkerError(`could not write the result to ${config.terminationMessagePath}: ${messageOf(error)}`);
     }
