@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -200,4 +202,30 @@ test("a 4xx answer for the bundle is not retried", async () => {
   assert.equal(result.code, 1);
   assert.equal(calls, 1);
   assert.match(JSON.parse(result.message!).error, /404/);
+});
+
+test("the worker process fetches its bundle from the API over HTTP with its token", async () => {
+  const bundle = await readFile(nightlyBundle);
+  const seen: { url?: string; auth?: string }[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url, auth: req.headers.authorization });
+    res.writeHead(200, { "content-type": "application/javascript; charset=utf-8", "content-length": bundle.length });
+    res.end(bundle);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const termination = join(dir, "count-http.term");
+    const result = await runProcess({
+      ...taskEnv("nightly_report", "count", termination),
+      FERRY_API_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+      FERRY_WORKER_TOKEN: "fw_token",
+      FERRY_DAG_VERSION: "4",
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "counting for kr\n");
+    assert.equal(await readFile(termination, "utf8"), '{"rows":42}');
+    assert.deepEqual(seen, [{ url: "/api/v1/dags/nightly_report/versions/4/bundle", auth: "Bearer fw_token" }]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
