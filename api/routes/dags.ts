@@ -9,6 +9,49 @@ import { dagBody, decodeCursor, encodeCursor, taskSummaries } from "../serialize
 import { pageLimit } from "./paging.ts";
 
 export const MAX_DAG_SOURCE_BYTES = 1024 * 1024;
+/** How much of the recently fetched bundles the API keeps in memory for workers. */
+const BUNDLE_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Every try of a function task fetches its DAG version's bundle, and a version's bundle never changes
+ * (versions are append-only and never reused): the recent ones are served from memory, least recently
+ * used dropped first, and a burst of Pods asking for one that is not there makes one query.
+ */
+class BundleCache {
+  private readonly held = new Map<string, Buffer>();
+  private readonly loading = new Map<string, Promise<Buffer | null>>();
+  private bytes = 0;
+  constructor(private readonly maxBytes: number) {}
+
+  async get(dagId: string, version: number, load: () => Promise<string | null>): Promise<Buffer | null> {
+    const key = `${version}/${dagId}`;
+    const held = this.held.get(key);
+    if (held !== undefined) {
+      this.held.delete(key);
+      this.held.set(key, held);
+      return held;
+    }
+    let loading = this.loading.get(key);
+    if (loading === undefined) {
+      loading = load()
+        .then((text) => {
+          if (text === null) return null;
+          const bundle = Buffer.from(text);
+          this.held.set(key, bundle);
+          this.bytes += bundle.length;
+          for (const [oldest, b] of this.held) {
+            if (this.bytes <= this.maxBytes || oldest === key) break;
+            this.held.delete(oldest);
+            this.bytes -= b.length;
+          }
+          return bundle;
+        })
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+}
 
 function sourceFrom(body: unknown): string {
   if (typeof body === "string") return body;
@@ -78,6 +121,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.status(204).send();
   });
 
+  const bundles = new BundleCache(BUNDLE_CACHE_BYTES);
   app.get<{ Params: { dagId: string; version: string } }>(
     BUNDLE_ROUTE,
     { config: { allowWorker: true } },
@@ -92,7 +136,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
           .header("www-authenticate", 'Bearer realm="ferry"')
           .send(errorBody("unauthorized", "The API token is not valid for this DAG version."));
       }
-      const bundle = await getBundle(deps.db, req.params.dagId, version);
+      const bundle = await bundles.get(req.params.dagId, version, () => getBundle(deps.db, req.params.dagId, version));
       if (bundle === null) throw notFound("DAG version", `${req.params.dagId}@${version}`, "dag_version_not_found");
       return reply.type("application/javascript; charset=utf-8").send(bundle);
     },
