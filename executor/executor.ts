@@ -17,8 +17,9 @@ import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.
 import { POD_SELECTOR } from "./pod-names.ts";
 import { assessPod, judgeTry } from "./pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "./pod-spec.ts";
-import { PodControl } from "./pod-control.ts";
-import { newHandle, observePod, type TryHandle } from "./try-handle.ts";
+import { PodControl, type CreateOutcome, type PodRef, type StopOutcome } from "./pod-control.ts";
+import { newHandle, observePod, podGone, situationOf, type TryHandle } from "./try-handle.ts";
+import { nextStep, type TryStep } from "./try-step.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { retryDelayMs } from "./retry-delay.ts";
 import { TryAccount } from "./try-account.ts";
@@ -143,24 +144,17 @@ export class Executor {
     const room = () => this.o.maxRunningTasks - this.handles.size;
     for (const t of await adoptTries(this.db, this.id, Math.max(room(), 0), this.o.leaseMs)) {
       this.log.info("adopted try", { pod: t.podName, state: t.state });
-      // A try that started has a Pod, or had one: look for it rather than create it again, so a Pod
-      // that vanished is reported lost instead of silently running the task a second time.
-      this.addHandle(t, t.state !== "queued");
-      // Read its Pod now: the watch's listing came before this try was ours, and a Pod that has
-      // finished sends no more events.
-      if (t.state !== "queued") this.track(this.checkExists(this.handles.get(t.podName)!));
+      this.addHandle(t, "adopted"); // its first step reads its Pod, if it has one
     }
     for (const t of await claimTasks(this.db, this.id, this.kube.namespace, Math.max(room(), 0), this.o.leaseMs)) {
-      this.addHandle(t, false);
+      this.addHandle(t, "claimed");
     }
-    const live = [...this.handles.values()].filter((h) => !h.t.endedAt && !h.finalizing);
+    const live = [...this.handles.values()].filter((h) => h.phase !== "ended" && h.phase !== "logSafe");
     const unwanted = await unwantedTries(this.db, live.map((h) => h.t));
     for (const h of live) {
-      if (!unwanted.has(tryKey(h.t.taskInstanceId, h.t.tryNumber))) continue;
-      if (!h.stopRequested) this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
+      if (!unwanted.has(tryKey(h.t.taskInstanceId, h.t.tryNumber)) || h.stopRequested) continue;
+      this.log.info("stopping try no longer wanted (cancelled or cleared)", { pod: h.t.podName });
       h.stopRequested = true;
-      // Asked again on every pass until the API server has taken it.
-      if (h.created && !h.stopIssued && !h.deleteIssued) this.track(this.pods.stop(h));
     }
     for (const h of this.handles.values()) this.track(this.progress(h));
   }
@@ -175,8 +169,8 @@ export class Executor {
     for (const h of [...this.handles.values()]) this.letGo(h);
   }
 
-  private addHandle(t: ActiveTry, created: boolean): void {
-    if (!this.handles.has(t.podName)) this.handles.set(t.podName, newHandle(t, created));
+  private addHandle(t: ActiveTry, origin: "claimed" | "adopted"): void {
+    if (!this.handles.has(t.podName)) this.handles.set(t.podName, newHandle(t, origin));
   }
 
   private onPodEvent(e: PodEvent): void {
@@ -185,22 +179,27 @@ export class Executor {
       for (const pod of e.pods) this.onPodEvent({ type: "upsert", pod });
       // Pods we hold that the list no longer shows may have gone while no watch was open: check each.
       for (const h of this.handles.values()) {
-        if (h.created && !names.has(h.t.podName)) this.track(this.checkExists(h));
+        if (h.phase !== "unborn" && h.phase !== "createSent" && !h.gone && !names.has(h.t.podName)) this.track(this.checkExists(h));
       }
       return;
     }
     const h = this.handles.get(e.pod.metadata?.name ?? "");
     if (!h) return;
     observePod(h, e.pod);
-    if (e.type === "deleted") h.gone = true;
-    else h.created = true;
-    h.shipper?.poke();
+    if (e.type === "deleted") podGone(h);
     this.track(this.progress(h));
   }
 
+  /** Reads a Pod a re-list no longer shows (it may have gone while no watch was open). */
   private async checkExists(h: TryHandle): Promise<void> {
-    await this.pods.read(h);
+    await this.readPod(h);
     await this.progress(h);
+  }
+
+  private async readPod(h: TryHandle): Promise<void> {
+    const read = await this.pods.read(podRef(h));
+    if (read.kind === "found") observePod(h, read.pod);
+    if (read.kind === "absent") podGone(h);
   }
 
   private containerState(h: TryHandle): ContainerState {
@@ -218,48 +217,101 @@ export class Executor {
     return def.tasks.find((x) => x.taskId === t.taskId) ?? null;
   }
 
-  /** Moves one try along from what we know of its Pod. Safe to call any number of times. */
+  /**
+   * Moves one try along: takes the steps nextStep names until it says wait. Safe to call any number of
+   * times from anywhere; the steps of one try never overlap, and a call made while a step is being
+   * taken decides again once it is done.
+   */
   private async progress(h: TryHandle): Promise<void> {
-    if (this.stopped || h.finalizing || this.handles.get(h.t.podName) !== h) return;
-    if (h.t.endedAt) return this.finishLog(h);
-    if (!h.created && !h.pod && !h.gone) {
-      if (!h.stopRequested) return this.ensurePod(h);
-      if (h.creating) return; // the create's answer decides (ensurePod deletes the Pod if it was made)
-      if (h.createAttempted && !(await this.pods.delete(h, 10))) return; // a lost answer: a Pod may exist
-      if (h.deleteIssued) {
-        h.created = true; // it did exist and is now stopping; its events finish the try
-        return;
+    if (h.busy) {
+      h.again = true;
+      return;
+    }
+    h.busy = true;
+    try {
+      // A step that could not be taken now (the API server busy, the store down) is not retried in
+      // this call: the next event or pass asks again.
+      const taken = new Set<TryStep["kind"]>();
+      for (;;) {
+        h.again = false;
+        if (this.stopped || this.handles.get(h.t.podName) !== h) return;
+        const step = nextStep(situationOf(h, new Date(), this.o.pendingTimeoutMs));
+        if (step.kind === "wait" || taken.has(step.kind)) return;
+        taken.add(step.kind);
+        await this.take(h, step);
       }
-      return this.finishWithoutPod(h, "cancelled", "Cancelled", "the task was cancelled before its Pod was created", false);
+    } finally {
+      h.busy = false;
+      if (h.again) this.track(this.progress(h));
     }
-    if (h.gone) return this.finalize(h);
-    if (!h.pod) return;
-    const progress = assessPod(h.pod, new Date(), this.o.pendingTimeoutMs);
-    if (progress.kind === "running" || progress.kind === "finished") {
-      this.startShipping(h);
-      if (!h.markedRunning) {
-        h.markedRunning = true;
-        const startedAt = progress.kind === "running" ? progress.startedAt : progress.outcome.startedAt;
-        try {
-          if (await markTryRunning(this.db, this.id, h.t, startedAt ?? new Date())) await notifyWakeup(this.db, "tasks");
-        } catch (err) {
-          h.markedRunning = false; // try again on the next pass
-          throw err;
-        }
-      }
-    }
-    if (progress.kind === "finished") return this.finalize(h);
-    if (progress.kind === "stuck" && !h.stuck) {
-      h.stuck = { reason: progress.reason, message: progress.message };
-      this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
-      await this.account.captureEvents(h);
-    }
-    // Its DELETED event then finalises the try with the reason it could not start.
-    if (h.stuck && !h.deleteIssued) await this.pods.delete(h, 0);
   }
 
-  private startShipping(h: TryHandle): void {
-    if (h.shipping) return;
+  private async take(h: TryHandle, step: TryStep): Promise<void> {
+    switch (step.kind) {
+      case "wait":
+        return;
+      case "create":
+        return this.create(h);
+      case "endCancelledUnborn":
+        return this.endWithoutPod(h, "cancelled", "Cancelled", "the task was cancelled before its Pod was created", false);
+      case "endRefused": {
+        const refusal = h.createRefusal!;
+        return this.endWithoutPod(h, "failed", refusal.reason, refusal.message, true);
+      }
+      case "deleteUnseen": {
+        const deleted = await this.pods.delete(podRef(h), 10);
+        if (deleted === "later" || h.phase !== "createSent") return;
+        if (deleted === "deleted") {
+          // It did exist and is now stopping: its events finish the try.
+          h.deleteIssued = true;
+          h.phase = "live";
+        } else h.phase = "unborn"; // there was none: the try ends without one
+        return;
+      }
+      case "readPod":
+        return this.readPod(h);
+      case "startLogCopy":
+        return this.startLogCopy(h);
+      case "recordRunning": {
+        const p = assessPod(h.pod!, new Date(), this.o.pendingTimeoutMs);
+        const startedAt = p.kind === "running" ? p.startedAt : p.kind === "finished" ? p.outcome.startedAt : null;
+        if (await markTryRunning(this.db, this.id, h.t, startedAt ?? new Date())) await notifyWakeup(this.db, "tasks");
+        h.runningRecorded = true;
+        return;
+      }
+      case "stopPod":
+        return this.applyDelete(h, await this.pods.stop(podRef(h), h.pod!));
+      case "noteStuck": {
+        const p = assessPod(h.pod!, new Date(), this.o.pendingTimeoutMs);
+        if (p.kind !== "stuck") return;
+        h.stuck = { reason: p.reason, message: p.message };
+        this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
+        return this.account.captureEvents(h);
+      }
+      case "deleteStuck":
+        return this.applyDelete(h, await this.pods.delete(podRef(h), 0));
+      case "recordOutcome":
+        return this.recordOutcome(h);
+      case "countStoredLog":
+        h.shipped = await this.storedSoFar(h);
+        return;
+      case "recordLogDone":
+        if (!h.t.logComplete) await markLogDone(this.db, this.id, h.t, h.shipped!.complete, h.shipped!.bytes);
+        h.phase = "logSafe";
+        return;
+      case "reclaim":
+        return this.reclaim(h);
+    }
+  }
+
+  /** What the API server's answer to a stop or delete tells about the try's Pod. */
+  private applyDelete(h: TryHandle, outcome: StopOutcome): void {
+    if (outcome === "deleted") h.deleteIssued = true;
+    if (outcome === "deadlineLowered" || outcome === "alreadyEnded") h.stopIssued = true;
+    if (outcome === "absent") podGone(h);
+  }
+
+  private startLogCopy(h: TryHandle): void {
     h.shipper = new LogShipper(
       this.kube,
       this.store,
@@ -278,22 +330,30 @@ export class Executor {
     );
     const shipping = h.shipper.run();
     h.shipping = shipping;
-    // A failed start (the log store unreachable) must not wedge the try: the next pass starts anew.
-    shipping.catch(() => {
-      if (h.shipping === shipping) {
+    shipping.then(
+      (result) => {
+        if (h.shipping !== shipping) return;
+        h.shipped = result;
+        this.track(this.progress(h));
+      },
+      // A failed start (the log store unreachable) must not wedge the try: a later pass starts anew.
+      () => {
+        if (h.shipping !== shipping) return;
         h.shipping = null;
         h.shipper = null;
-      }
-    });
+      },
+    );
     this.track(shipping);
   }
 
-  /** Creates the try's Pod (first time, or after adopting a try whose Pod was never created). */
-  private async ensurePod(h: TryHandle): Promise<void> {
-    if (Date.now() < h.nextCreateAt || h.stopRequested) return;
+  /**
+   * Builds the try's Pod and sends its create. The answer is applied when it comes, while the try goes
+   * on: under load the watch often shows the Pod running, even finished, before the create is answered.
+   */
+  private async create(h: TryHandle): Promise<void> {
     h.nextCreateAt = Date.now() + 5000; // one attempt at a time; retried after a transient failure
     h.task ??= await this.taskOf(h.t);
-    if (!h.task) return this.finishWithoutPod(h, "failed", "TaskNotFound", `task ${h.t.taskId} is not in DAG version ${h.t.dagVersion}`, false);
+    if (!h.task) return this.endWithoutPod(h, "failed", "TaskNotFound", `task ${h.t.taskId} is not in DAG version ${h.t.dagVersion}`, false);
     let pod: V1Pod;
     try {
       const results = await runResults(this.db, h.t.runPk);
@@ -310,47 +370,47 @@ export class Executor {
           tasks: results,
         },
         {
-          namespace: this.kube.namespace,
+          namespace: h.t.namespace,
           workerImage: this.o.workerImage,
           workerApiUrl: this.o.workerApiUrl(),
           workerToken: workerTokenFor(this.o.workerSecret, h.t.dagId, h.t.dagVersion),
         },
       );
     } catch (err) {
-      if (err instanceof TemplateRenderError) return this.finishWithoutPod(h, "failed", "TemplateError", err.message, false);
+      if (err instanceof TemplateRenderError) return this.endWithoutPod(h, "failed", "TemplateError", err.message, false);
       throw err;
     }
-    const created = await this.pods.create(h, pod);
-    if (created.kind === "exists") return this.checkExists(h);
-    if (created.kind === "retry") {
-      h.nextCreateAt = Date.now() + created.afterMs;
-      return;
+    h.creating = true;
+    if (h.phase === "unborn") h.phase = "createSent";
+    this.track(this.sendCreate(h, pod));
+  }
+
+  private async sendCreate(h: TryHandle, pod: V1Pod): Promise<void> {
+    let answer: CreateOutcome;
+    try {
+      answer = await this.pods.create(podRef(h), pod);
+    } finally {
+      h.creating = false;
     }
-    if (created.kind === "refused") return this.finishWithoutPod(h, "failed", created.reason, created.message, true);
-    // Cancelled while the create was on its way. Under load the Pod may have started (even finished)
-    // before the answer came, so it is stopped like any other: deleted only if it never ran.
-    if (h.stopRequested) await this.pods.stop(h);
+    if (answer.kind === "created") observePod(h, answer.pod);
+    if (answer.kind === "exists" && h.phase === "createSent") h.phase = "live"; // and it is read
+    if (answer.kind === "retry") h.nextCreateAt = Date.now() + answer.afterMs;
+    if (answer.kind === "refused") h.createRefusal = { reason: answer.reason, message: answer.message };
     await this.progress(h);
   }
 
-  private async finishWithoutPod(
+  private async endWithoutPod(
     h: TryHandle,
     tryState: "failed" | "cancelled",
     reason: string,
     message: string,
     retryable: boolean,
   ): Promise<void> {
-    if (h.finalizing) return;
-    h.finalizing = true;
-    try {
-      if (!h.t.endedAt) {
-        await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable });
-      }
-      await markReclaimed(this.db, this.id, h.t);
-      this.handles.delete(h.t.podName);
-    } finally {
-      h.finalizing = false;
+    if (!h.t.endedAt) {
+      await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable });
     }
+    await markReclaimed(this.db, this.id, h.t);
+    this.handles.delete(h.t.podName);
   }
 
   private async record(h: TryHandle, o: Omit<TryOutcome, "retryAt">): Promise<void> {
@@ -363,51 +423,22 @@ export class Executor {
   }
 
   /**
-   * Once the Pod has finished (or is gone): records the outcome at once, so the run moves on, then
-   * waits for the log copy to end and only then deletes the Pod.
+   * The Pod finished or is gone: records the outcome at once, so the run moves on; the log copy is
+   * finished after, and the Pod deleted only then.
    */
-  private async finalize(h: TryHandle): Promise<void> {
-    if (h.finalizing) return;
-    h.finalizing = true;
-    try {
-      if (this.stopped) return; // shutting down: the adopting executor records the outcome
-      const finished = h.pod && !h.stuck ? assessPod(h.pod, new Date(), this.o.pendingTimeoutMs) : null;
-      const o = judgeTry({
-        cancelled: h.stopRequested,
-        pod: finished?.kind === "finished" ? finished.outcome : null,
-        stuck: h.stuck,
-        log: { complete: false, bytes: h.shipper?.bytesStored ?? 0 },
-      });
-      // Before the outcome: a reader sees the try end only once its Pod's own account is there.
-      if (h.created || h.pod) await this.account.captureEvents(h);
-      await this.record(h, o);
-      this.account.ended(h, o);
-    } finally {
-      h.finalizing = false;
-    }
-    await this.finishLog(h);
-  }
-
-  /** Ends the try's log copy (resuming it if this executor adopted the try), then reclaims the Pod. */
-  private async finishLog(h: TryHandle): Promise<void> {
-    if (h.logDone) return this.reclaim(h);
-    if (h.logFinishing) return;
-    h.logFinishing = true;
-    try {
-      let shipped: ShipResult;
-      if (h.t.logComplete) shipped = { complete: true, bytes: 0, problem: null };
-      else if (!h.shipping && (h.gone || !this.ran(h) || h.stuck)) shipped = await this.storedSoFar(h);
-      else {
-        this.startShipping(h);
-        shipped = await h.shipping!;
-      }
-      if (this.stopped || this.handles.get(h.t.podName) !== h) return;
-      if (!h.t.logComplete) await markLogDone(this.db, this.id, h.t, shipped.complete, shipped.bytes);
-      h.logDone = true;
-    } finally {
-      h.logFinishing = false;
-    }
-    await this.reclaim(h);
+  private async recordOutcome(h: TryHandle): Promise<void> {
+    const seen = h.pod ? assessPod(h.pod, new Date(), this.o.pendingTimeoutMs) : null;
+    const o = judgeTry({
+      cancelled: h.stopRequested,
+      pod: seen?.kind === "finished" ? seen.outcome : null,
+      stuck: h.stuck,
+      log: { complete: false, bytes: h.shipper?.bytesStored ?? 0 },
+    });
+    // Before the outcome: a reader sees the try end only once its Pod's own account is there.
+    await this.account.captureEvents(h);
+    await this.record(h, o);
+    h.phase = "ended";
+    this.account.ended(h, o);
   }
 
   /** For a try whose copy never ran here: what earlier copies stored (its Pod never ran, or vanished). */
@@ -415,28 +446,23 @@ export class Executor {
     const chunks = await this.store.listChunks({ dagId: h.t.dagId, runId: h.t.runId, taskId: h.t.taskId, tryNumber: h.t.tryNumber });
     const bytes = chunks.reduce((n, c) => n + c.bytes, 0);
     // A container that never ran printed nothing, so its (empty) log is whole.
-    if (!this.ran(h) || h.stuck) return { complete: true, bytes, problem: null };
+    if (!h.runningRecorded) return { complete: true, bytes, problem: null };
     const problem = "the Pod vanished before its log was copied to the end";
     this.account.note(h, "Warning", "LogIncomplete", `${problem}; ${bytes} bytes were stored`);
     return { complete: false, bytes, problem };
   }
 
-  /** Whether the try's container started (seen here, or recorded by the executor before us). */
-  private ran(h: TryHandle): boolean {
-    return h.markedRunning || h.t.startedAt !== null;
-  }
-
   /** Deletes a finished try's Pod (its log is safe by now) and lets go of the try. */
   private async reclaim(h: TryHandle): Promise<void> {
-    if (h.finalizing) return;
-    h.finalizing = true;
-    try {
-      if (!h.gone && !(await this.pods.delete(h, 0))) return; // retried on the next pass
-      await markReclaimed(this.db, this.id, h.t);
-      this.handles.delete(h.t.podName);
-    } finally {
-      h.finalizing = false;
+    if (!h.gone) {
+      const deleted = await this.pods.delete(podRef(h), 0);
+      if (deleted === "later") return; // asked again on the next pass
     }
+    await markReclaimed(this.db, this.id, h.t);
+    this.handles.delete(h.t.podName);
   }
 }
 
+function podRef(h: TryHandle): PodRef {
+  return { namespace: h.t.namespace, name: h.t.podName };
+}

@@ -1,62 +1,103 @@
-// What one executor knows and has done about one task try it holds: the Pod as last seen, the log
-// copy, and which steps were taken. Only the executor (and its PodControl) change these fields.
+// What one executor knows about one task try it holds: its phase (try-step.ts), the Pod as last seen,
+// the requests on their way and the log copy. Only the executor changes a handle; what to do next is
+// decided from it by the pure nextStep, through situationOf.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { TaskDefinition } from "../sdk/definition.ts";
 import type { LogShipper, ShipResult } from "./log-shipper.ts";
+import { assessPod } from "./pod-outcome.ts";
 import { isLaterView } from "./pod-view.ts";
+import type { TryPhase, TrySituation } from "./try-step.ts";
 import type { ActiveTry } from "./tries.repository.ts";
 
 export interface TryHandle {
   t: ActiveTry;
+  phase: TryPhase;
   task: TaskDefinition | null;
+  /** The Pod's latest sighting (see pod-view.ts: late answers never replace later ones). */
   pod: V1Pod | null;
   gone: boolean;
-  created: boolean;
+  creating: boolean;
+  /** Earliest time (ms) the next create may be sent. */
   nextCreateAt: number;
+  createRefusal: { reason: string; message: string } | null;
+  stopRequested: boolean;
+  stopIssued: boolean;
+  deleteIssued: boolean;
+  stuck: { reason: string; message: string } | null;
+  runningRecorded: boolean;
   shipper: LogShipper | null;
   shipping: Promise<ShipResult> | null;
-  markedRunning: boolean;
-  stopRequested: boolean;
-  stuck: { reason: string; message: string } | null;
-  finalizing: boolean;
-  /** The log copy is being ended (after the outcome was recorded). */
-  logFinishing: boolean;
-  /** The log copy has ended and Postgres knows: only the Pod is left to delete. */
-  logDone: boolean;
-  /** The API server accepted a delete of the Pod. */
-  deleteIssued: boolean;
-  /** The API server accepted a stop of the running Pod (its deadline lowered to end it now). */
-  stopIssued: boolean;
-  /** A create request is on its way. */
-  creating: boolean;
-  /** A create was sent at least once (its answer may have been lost, so a Pod may exist). */
-  createAttempted: boolean;
+  shipped: ShipResult | null;
+  /** A step of this try is being taken: steps of one try never overlap. */
+  busy: boolean;
+  /** Something changed while a step was being taken: decide again when it is done. */
+  again: boolean;
 }
 
-export function newHandle(t: ActiveTry, created: boolean): TryHandle {
+/** A handle for a try this executor just claimed or adopted, in the phase Postgres implies. */
+export function newHandle(t: ActiveTry, origin: "claimed" | "adopted"): TryHandle {
   return {
     t,
+    phase: initialPhase(t, origin),
     task: null,
     pod: null,
     gone: false,
-    created,
+    creating: false,
     nextCreateAt: 0,
+    createRefusal: null,
+    stopRequested: false,
+    stopIssued: false,
+    deleteIssued: false,
+    stuck: null,
+    runningRecorded: t.startedAt !== null || t.state === "running",
     shipper: null,
     shipping: null,
-    markedRunning: t.state === "running",
-    stopRequested: false,
-    stuck: null,
-    finalizing: false,
-    logFinishing: false,
-    logDone: false,
-    deleteIssued: false,
-    stopIssued: false,
-    creating: false,
-    createAttempted: false,
+    shipped: null,
+    busy: false,
+    again: false,
   };
+}
+
+/**
+ * A claimed try has no Pod yet. An adopted one that is still queued may have one: the executor before
+ * us may have sent its create and died before seeing it run, so it is treated as a create whose answer
+ * was lost. A started one has (or had) a Pod: it is looked for, never created again, so a Pod that
+ * vanished is reported lost instead of silently running the task a second time.
+ */
+function initialPhase(t: ActiveTry, origin: "claimed" | "adopted"): TryPhase {
+  if (t.endedAt) return t.logComplete ? "logSafe" : "ended";
+  if (t.state === "queued") return origin === "claimed" ? "unborn" : "createSent";
+  return "live";
 }
 
 /** Takes a sighting of the try's Pod unless an answer that arrived earlier already showed it further on. */
 export function observePod(h: TryHandle, pod: V1Pod): void {
   if (isLaterView(h.pod, pod)) h.pod = pod;
+  h.shipper?.poke();
+  // A Pod seen is a Pod that exists: whatever the create's answer will say, the try follows it now.
+  if (h.phase === "unborn" || h.phase === "createSent") h.phase = "live";
+}
+
+/** The Pod was deleted, or the API server says there is no such Pod. */
+export function podGone(h: TryHandle): void {
+  h.gone = true;
+  if (h.phase === "createSent") h.phase = "live";
+  h.shipper?.poke();
+}
+
+export function situationOf(h: TryHandle, now: Date, pendingTimeoutMs: number): TrySituation {
+  return {
+    phase: h.phase,
+    creating: h.creating,
+    createDue: now.getTime() >= h.nextCreateAt,
+    createRefused: h.createRefusal !== null,
+    pod: h.pod ? assessPod(h.pod, now, pendingTimeoutMs) : null,
+    gone: h.gone,
+    stopRequested: h.stopRequested,
+    stopIssued: h.stopIssued,
+    deleteIssued: h.deleteIssued,
+    stuckNoted: h.stuck !== null,
+    runningRecorded: h.runningRecorded,
+    log: h.shipped ? "copied" : h.shipping ? "copying" : "none",
+  };
 }

@@ -252,7 +252,14 @@ describe("zero log loss under load, cancels, kills and an executor crash", { tim
         return open!.n === 0;
       },
       120_000,
-    );
+    ).catch(async (err: Error) => {
+      // Say which tries are stuck and what Ferry said about their Pods, so a failure can be diagnosed.
+      const open = await db.db.query<{ pod_name: string }>(
+        `SELECT pod_name, state, ended_at, log_complete, log_finished_at, pod_reclaimed FROM task_tries WHERE ended_at IS NULL OR NOT pod_reclaimed`,
+      );
+      const said = ferry.output().split("\n").filter((l) => open.some((t) => l.includes(t.pod_name)));
+      throw new Error(`${err.message}\n${JSON.stringify(open, null, 1)}\n${said.slice(-40).join("\n")}`);
+    });
     const pods = await kube.core.listNamespacedPod({ namespace: "default" });
     assert.deepEqual(pods.items.map((p) => p.metadata?.name), [], "no Pod is left behind");
 
