@@ -99,6 +99,7 @@ export function tryBody(t: TryView, events: TryEventsSummary) {
     logComplete: t.logComplete,
     logBytes: t.logBytes,
     logFinishedAt: iso(t.logFinishedAt),
+    counted: t.counted,
     events: {
       count: events.count,
       warnings: events.warnings,

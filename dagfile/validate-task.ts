@@ -15,7 +15,7 @@ import {
 import { parseDuration } from "./duration.ts";
 import type { SourcePosition } from "./types.ts";
 
-export const TASK_DEFAULT_KEYS = ["retries", "retryDelay", "retryBackoff", "timeout", "triggerRule"] as const;
+export const TASK_DEFAULT_KEYS = ["retries", "infraRetries", "retryDelay", "retryBackoff", "timeout", "triggerRule"] as const;
 export const TASK_OPTION_KEYS = ["dependsOn", ...TASK_DEFAULT_KEYS] as const;
 export const FUNCTION_TASK_KEYS = [...TASK_OPTION_KEYS, "resources"] as const;
 export const POD_SPEC_KEYS = [
@@ -39,6 +39,7 @@ export const POD_TASK_KEYS = [...POD_SPEC_KEYS, ...TASK_OPTION_KEYS] as const;
 /** Options as given (task or DAG defaults), checked and normalised; unset ones stay undefined. */
 export interface PartialTaskOptions {
   retries?: number;
+  infraRetries?: number;
   retryDelayMs?: number;
   retryBackoff?: RetryBackoff;
   timeoutMs?: number | null;
@@ -52,10 +53,14 @@ export function checkTaskOptionValues(
   at?: SourcePosition,
 ): PartialTaskOptions {
   const out: PartialTaskOptions = {};
-  const { retries, retryDelay, retryBackoff, timeout, triggerRule } = options;
+  const { retries, infraRetries, retryDelay, retryBackoff, timeout, triggerRule } = options;
   if (retries !== undefined) {
     if (typeof retries === "number" && Number.isInteger(retries) && retries >= 0) out.retries = retries;
     else problems.add(joinPath(path, "retries"), `must be a non-negative integer, got ${describe(retries)}`, at);
+  }
+  if (infraRetries !== undefined) {
+    if (typeof infraRetries === "number" && Number.isInteger(infraRetries) && infraRetries >= 0 && infraRetries <= 100) out.infraRetries = infraRetries;
+    else problems.add(joinPath(path, "infraRetries"), `must be an integer from 0 to 100, got ${describe(infraRetries)}`, at);
   }
   if (retryDelay !== undefined) {
     const parsed = parseDuration(retryDelay);

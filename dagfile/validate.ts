@@ -45,6 +45,7 @@ const DAG_OPTION_KEYS = [
 
 export const BUILT_IN_TASK_DEFAULTS: Omit<CompiledTaskOptions, "dependsOn"> = {
   retries: 0,
+  infraRetries: 3,
   retryDelayMs: 30_000,
   retryBackoff: "fixed",
   timeoutMs: null,

@@ -15,13 +15,13 @@ import { workerTokenFor } from "../lib/tokens.ts";
 import type { Kube } from "./kube.ts";
 import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.ts";
 import { POD_SELECTOR } from "./pod-names.ts";
-import { assessPod, judgeTry } from "./pod-outcome.ts";
+import { assessPod, judgeTry, type TryVerdict } from "./pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "./pod-spec.ts";
 import { PodControl, type CreateOutcome, type PodRef, type StopOutcome } from "./pod-control.ts";
-import { newHandle, observePod, podGone, situationOf, type TryHandle } from "./try-handle.ts";
+import { newHandle, observePod, podGone, situationOf, timeoutOf, type TryHandle } from "./try-handle.ts";
 import { nextStep, type TryStep } from "./try-step.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
-import { retryDelayMs } from "./retry-delay.ts";
+import { DEFAULT_INFRA_RETRIES, retryDelayMs } from "./retry-policy.ts";
 import { TryAccount } from "./try-account.ts";
 import { compileExecutorOptions, type CompiledExecutorOptions, type ExecutorOptions } from "./options.ts";
 import {
@@ -39,7 +39,6 @@ import {
   unwantedTries,
   LeaseLostError,
   type ActiveTry,
-  type TryOutcome,
 } from "./tries.repository.ts";
 
 export type { ExecutorOptions } from "./options.ts";
@@ -235,7 +234,7 @@ export class Executor {
       for (;;) {
         h.again = false;
         if (this.stopped || this.handles.get(h.t.podName) !== h) return;
-        const step = nextStep(situationOf(h, new Date(), this.o.pendingTimeoutMs));
+        const step = nextStep(situationOf(h, new Date(), this.o));
         if (step.kind === "wait" || taken.has(step.kind)) return;
         taken.add(step.kind);
         await this.take(h, step);
@@ -269,6 +268,7 @@ export class Executor {
         return;
       }
       case "readPod":
+        h.task ??= await this.taskOf(h.t); // an adopted try: its timeout is the task's
         return this.readPod(h);
       case "startLogCopy":
         return this.startLogCopy(h);
@@ -281,10 +281,22 @@ export class Executor {
       }
       case "stopPod":
         return this.applyDelete(h, await this.pods.stop(podRef(h), h.pod!));
+      case "stopOverdue": {
+        const timeoutMs = timeoutOf(h) ?? 0;
+        this.log.warn("pod ran past its timeout and the cluster did not end it; stopping it", { pod: h.t.podName, timeoutMs });
+        const stopped = await this.pods.stop(podRef(h), h.pod!);
+        if (stopped === "later") return;
+        h.timedOut = { atMs: Date.now(), timeoutMs };
+        this.account.note(h, "Warning", "DeadlineExceeded", `the container ran past its timeout of ${Math.round(timeoutMs / 1000)} s; Ferry stopped it`);
+        return this.applyDelete(h, stopped);
+      }
+      case "killOverdue":
+        this.log.warn("pod still running after Ferry stopped it for its timeout; deleting it", { pod: h.t.podName });
+        return this.applyDelete(h, await this.pods.delete(podRef(h), 10));
       case "noteStuck": {
         const p = assessPod(h.pod!, new Date(), this.o.pendingTimeoutMs);
         if (p.kind !== "stuck") return;
-        h.stuck = { reason: p.reason, message: p.message };
+        h.stuck = { reason: p.reason, message: p.message, fatal: p.fatal };
         this.log.warn("pod cannot start; failing its try", { pod: h.t.podName, ...h.stuck });
         return this.account.captureEvents(h);
       }
@@ -407,18 +419,22 @@ export class Executor {
     retryable: boolean,
   ): Promise<void> {
     if (!h.t.endedAt) {
-      await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable });
+      await this.record(h, { tryState, exitCode: null, reason, message, result: null, startedAt: null, logComplete: true, logBytes: 0, retryable, infra: false });
     }
     await markReclaimed(this.db, this.id, h.t);
     this.handles.delete(h.t.podName);
   }
 
-  private async record(h: TryHandle, o: Omit<TryOutcome, "retryAt">): Promise<void> {
+  private async record(h: TryHandle, o: TryVerdict): Promise<void> {
     h.task ??= await this.taskOf(h.t);
-    const retryAt = new Date(Date.now() + (h.task ? retryDelayMs(h.task, h.t.tryNumber) : 0));
-    const state = await recordOutcome(this.db, this.id, h.t, { ...o, retryAt });
+    const rules = {
+      retryDelayMs: h.task ? retryDelayMs(h.task, h.t.tryNumber) : 0,
+      infraRetries: h.task?.infraRetries ?? DEFAULT_INFRA_RETRIES,
+      infraRetryDelayMs: this.o.infraRetryDelayMs,
+    };
+    const state = await recordOutcome(this.db, this.id, h.t, o, rules);
     h.t.endedAt = new Date();
-    this.log.info(`try ended: ${o.tryState}`, { pod: h.t.podName, task: state, reason: o.reason, exitCode: o.exitCode });
+    this.log.info(`try ended: ${o.tryState}`, { pod: h.t.podName, task: state, reason: o.reason, exitCode: o.exitCode, infra: o.infra });
     await notifyWakeup(this.db, "tasks");
   }
 
@@ -432,6 +448,7 @@ export class Executor {
       cancelled: h.stopRequested,
       pod: seen?.kind === "finished" ? seen.outcome : null,
       stuck: h.stuck,
+      timedOut: h.timedOut,
       log: { complete: false, bytes: h.shipper?.bytesStored ?? 0 },
     });
     // Before the outcome: a reader sees the try end only once its Pod's own account is there.

@@ -1,5 +1,6 @@
 // The executor's options as callers give them, and compiled with their defaults (one place for both).
 import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
+import { INFRA_RETRY_DELAY_MS } from "./retry-policy.ts";
 
 export interface ExecutorOptions {
   maxRunningTasks: number;
@@ -13,6 +14,13 @@ export interface ExecutorOptions {
   leaseMs?: number;
   /** A Pod still pending after this long with an image or scheduling problem fails its try. @default 300000 */
   pendingTimeoutMs?: number;
+  /**
+   * The backstop for timeouts: a container still running this long past its timeout (the cluster lost
+   * its deadline) is stopped by Ferry, and deleted if it runs this long again. @default 60000
+   */
+  timeoutGraceMs?: number;
+  /** The first retry after a failure outside the task waits this long; each further one doubles (to 5 min). @default 10000 */
+  infraRetryDelayMs?: number;
   /** Longest a printed byte waits before it is put to the log store. @default 1000 */
   logFlushIntervalMs?: number;
   /** Largest log chunk put to the store. @default 1048576 */
@@ -30,6 +38,8 @@ export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorO
     pollIntervalMs: 1000,
     leaseMs: 30_000,
     pendingTimeoutMs: 300_000,
+    timeoutGraceMs: 60_000,
+    infraRetryDelayMs: INFRA_RETRY_DELAY_MS,
     logFlushIntervalMs: 1000,
     logChunkBytes: 1024 * 1024,
     logDrainTimeoutMs: 10_000,

@@ -7,8 +7,12 @@ export type PodProgress =
   | { kind: "pending" }
   | { kind: "running"; startedAt: Date | null }
   | { kind: "finished"; outcome: PodOutcome }
-  /** The Pod cannot start and will not on its own (bad image, bad config, unschedulable too long). */
-  | { kind: "stuck"; reason: string; message: string };
+  /**
+   * The Pod cannot start and will not on its own. `fatal`: its spec is wrong (a bad image name, a
+   * missing Secret), so it fails at once; otherwise the cluster could not start it in time (the image
+   * would not pull, no node fits, stuck creating the container), which is not the task's fault.
+   */
+  | { kind: "stuck"; reason: string; message: string; fatal: boolean };
 
 export interface PodOutcome {
   succeeded: boolean;
@@ -19,12 +23,27 @@ export interface PodOutcome {
   terminationMessage: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Ended by the cluster, not by the task: evicted, its node lost or shut down, preempted, refused on admission. */
+  disrupted: boolean;
 }
 
 /** Waiting reasons that never resolve without a change to the Pod spec. */
 const FATAL_WAITING = new Set(["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"]);
 /** Waiting reasons that might resolve (a registry hiccup), so they fail only after `pendingTimeoutMs`. */
 const SLOW_WAITING = new Set(["ErrImagePull", "ImagePullBackOff", "RunContainerError"]);
+
+/**
+ * Pod-level reasons for a Pod the cluster ended: eviction (node pressure, the Eviction API), a lost or
+ * shut-down node, preemption, and the kubelet refusing it on admission (OutOfcpu, OutOfmemory, ...).
+ * Since Kubernetes 1.26 a DisruptionTarget condition says the same, and is checked too.
+ */
+const DISRUPTION_REASONS = new Set(["Evicted", "NodeLost", "Preempting", "Shutdown", "Terminated", "NodeShutdown", "UnexpectedAdmissionError", "NodeAffinity"]);
+
+function disrupted(pod: V1Pod): boolean {
+  const reason = pod.status?.reason ?? "";
+  if (DISRUPTION_REASONS.has(reason) || reason.startsWith("OutOf")) return true;
+  return (pod.status?.conditions ?? []).some((c) => c.type === "DisruptionTarget" && c.status === "True");
+}
 
 function toDate(v: unknown): Date | null {
   if (!v) return null;
@@ -50,6 +69,7 @@ export function assessPod(pod: V1Pod, now: Date, pendingTimeoutMs: number): PodP
         terminationMessage: succeeded ? (term?.message ?? null) : null,
         startedAt: toDate(term?.startedAt) ?? toDate(status.startTime),
         finishedAt: toDate(term?.finishedAt),
+        disrupted: !succeeded && disrupted(pod),
       },
     };
   }
@@ -58,18 +78,22 @@ export function assessPod(pod: V1Pod, now: Date, pendingTimeoutMs: number): PodP
 
   const waiting = container?.state?.waiting;
   if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
-    return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason };
+    return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason, fatal: true };
   }
   const created = toDate(pod.metadata?.creationTimestamp);
   const pendingFor = created ? now.getTime() - created.getTime() : 0;
   if (pendingFor > pendingTimeoutMs) {
     const unschedulable = status.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
     if (waiting?.reason && SLOW_WAITING.has(waiting.reason)) {
-      return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason };
+      return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason, fatal: false };
     }
     if (unschedulable) {
-      return { kind: "stuck", reason: unschedulable.reason ?? "Unschedulable", message: unschedulable.message ?? "the Pod could not be scheduled" };
+      return { kind: "stuck", reason: unschedulable.reason ?? "Unschedulable", message: unschedulable.message ?? "the Pod could not be scheduled", fatal: false };
     }
+    // Anything else that keeps a container from starting (ContainerCreating on a volume that never
+    // mounts, a sandbox that never comes up) ends at the same start timeout.
+    const waitingFor = waiting?.reason ? ` (still ${waiting.reason})` : "";
+    return { kind: "stuck", reason: "StartTimeout", message: `the Pod did not start within ${Math.round(pendingTimeoutMs / 1000)} s${waitingFor}`, fatal: false };
   }
   return { kind: "pending" };
 }
@@ -95,6 +119,11 @@ export interface TryVerdict {
   logBytes: number;
   /** False for endings a retry cannot change (a cancellation). */
   retryable: boolean;
+  /**
+   * The try failed for a reason outside the task (the cluster could not start or keep its Pod): it is
+   * retried without using up the task's retries, up to its infraRetries.
+   */
+  infra: boolean;
 }
 
 /** How a try ended, from what the executor saw of its Pod and how much of its log it stored. */
@@ -103,12 +132,18 @@ export function judgeTry(seen: {
   /** The Pod's terminal status, when it reached one. */
   pod: PodOutcome | null;
   /** Why the Pod could not start, when it could not. */
-  stuck: { reason: string; message: string } | null;
+  stuck: { reason: string; message: string; fatal: boolean } | null;
+  /** Ferry stopped the Pod itself because it ran past its timeout (the cluster did not). */
+  timedOut: { timeoutMs: number } | null;
   log: { complete: boolean; bytes: number };
 }): TryVerdict {
   const base = { logComplete: seen.log.complete, logBytes: seen.log.bytes, startedAt: seen.pod?.startedAt ?? null, result: null, exitCode: seen.pod?.exitCode ?? null };
   if (seen.cancelled) {
-    return { ...base, tryState: "cancelled", reason: "Cancelled", message: "the task was cancelled or cleared", retryable: false };
+    return { ...base, tryState: "cancelled", reason: "Cancelled", message: "the task was cancelled or cleared", retryable: false, infra: false };
+  }
+  if (seen.timedOut && !seen.pod?.succeeded) {
+    const message = `the try ran past its timeout of ${Math.round(seen.timedOut.timeoutMs / 1000)} s and was stopped by Ferry (the cluster did not end it)`;
+    return { ...base, tryState: "failed", reason: "DeadlineExceeded", message, retryable: true, infra: false };
   }
   if (seen.pod) {
     const p = seen.pod;
@@ -119,14 +154,16 @@ export function judgeTry(seen: {
       message: p.message,
       result: p.succeeded ? parseResult(p.terminationMessage) : null,
       retryable: true,
+      infra: p.disrupted,
     };
   }
-  if (seen.stuck) return { ...base, tryState: "failed", reason: seen.stuck.reason, message: seen.stuck.message, retryable: true };
+  if (seen.stuck) return { ...base, tryState: "failed", reason: seen.stuck.reason, message: seen.stuck.message, retryable: true, infra: !seen.stuck.fatal };
   return {
     ...base,
     tryState: "failed",
     reason: "PodLost",
-    message: "the Pod disappeared before it finished (deleted, or its node was lost)",
+    message: "the Pod disappeared before it finished (deleted by someone else, or its node was lost)",
     retryable: true,
+    infra: true,
   };
 }

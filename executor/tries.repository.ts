@@ -7,6 +7,7 @@ import type { Db, Queryable } from "../db/db.ts";
 import { ACTIVE_TASK_STATES, sqlStates } from "../scheduler/states.ts";
 import { podNameFor } from "./pod-names.ts";
 import type { TryVerdict } from "./pod-outcome.ts";
+import { afterFailure } from "./retry-policy.ts";
 import type { LogCheckpoint } from "./pod-log-resume.ts";
 
 export interface ActiveTry {
@@ -167,16 +168,21 @@ export async function markTryRunning(db: Db, executorId: string, t: ActiveTry, s
   });
 }
 
-export interface TryOutcome extends TryVerdict {
-  /** When a failed try may be retried (if tries remain): now + the task's retry delay. */
-  retryAt: Date;
+/** What recordOutcome needs of the task beyond the verdict: how its retries are spaced and bounded. */
+export interface RetryRules {
+  /** The delay before a counted retry after this try (retryDelay with its backoff). */
+  retryDelayMs: number;
+  infraRetries: number;
+  /** The first infrastructure retry's delay (each further one doubles). */
+  infraRetryDelayMs: number;
 }
 
 /**
- * Records how a try ended and moves its task on: success, up_for_retry (tries remain) or failed. If the
- * task moved on meanwhile (cancelled, cleared), only the try is recorded. Returns the task's new state.
+ * Records how a try ended and moves its task on: success, up_for_retry (tries remain, or the failure was
+ * not the task's and infrastructure retries remain) or failed. If the task moved on meanwhile
+ * (cancelled, cleared), only the try is recorded. Returns the task's new state.
  */
-export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o: TryOutcome): Promise<string | null> {
+export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o: TryVerdict, rules: RetryRules): Promise<string | null> {
   return db.transaction(async (tx) => {
     // The run first: cancel and clear lock the run and then its tasks, so this order cannot deadlock.
     await tx.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE id = $1`, [t.runPk]);
@@ -199,21 +205,44 @@ export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o:
       return null; // recorded before (a retry of this step after a failure further on)
     }
     if (o.tryState === "cancelled") return null;
-    const [row] = await tx.query<{ state: string }>(
-      `UPDATE task_instances
-          SET state = CASE WHEN $3 THEN 'success'
-                           WHEN $5 AND try_number < max_tries THEN 'up_for_retry'
-                           ELSE 'failed' END,
-              retry_at = CASE WHEN NOT $3 AND $5 AND try_number < max_tries THEN $6::timestamptz ELSE NULL END,
-              result = CASE WHEN $3 THEN $4::jsonb ELSE NULL END,
-              started_at = COALESCE(started_at, $7),
-              ended_at = CASE WHEN $3 OR NOT ($5 AND try_number < max_tries) THEN now() ELSE NULL END,
-              updated_at = now()
-        WHERE id = $1 AND try_number = $2 AND state IN (${sqlStates(ACTIVE_TASK_STATES)})
-        RETURNING state`,
-      [t.taskInstanceId, t.tryNumber, o.tryState === "success", JSON.stringify(o.result ?? null), o.retryable, o.retryAt, o.startedAt],
+    const [task] = await tx.query<{ max_tries: number; infra_tries: number }>(
+      `SELECT max_tries, infra_tries FROM task_instances
+        WHERE id = $1 AND try_number = $2 AND state IN (${sqlStates(ACTIVE_TASK_STATES)}) FOR UPDATE`,
+      [t.taskInstanceId, t.tryNumber],
     );
-    return row?.state ?? null;
+    if (!task) return null; // it moved on (cancelled or cleared): only the try is recorded
+    if (o.tryState === "success") {
+      await tx.query(
+        `UPDATE task_instances SET state = 'success', retry_at = NULL, result = $2::jsonb, started_at = COALESCE(started_at, $3),
+                ended_at = now(), updated_at = now()
+          WHERE id = $1`,
+        [t.taskInstanceId, JSON.stringify(o.result ?? null), o.startedAt],
+      );
+      return "success";
+    }
+    const next = afterFailure({
+      now: new Date(),
+      tryNumber: t.tryNumber,
+      maxTries: task.max_tries,
+      retryable: o.retryable,
+      infra: o.infra,
+      infraUsed: task.infra_tries,
+      infraRetries: rules.infraRetries,
+      retryDelayMs: rules.retryDelayMs,
+      infraRetryDelayMs: rules.infraRetryDelayMs,
+    });
+    const extra = next.counted ? 0 : 1;
+    await tx.query(
+      `UPDATE task_instances SET state = $2, retry_at = $3, result = NULL, started_at = COALESCE(started_at, $4),
+              ended_at = CASE WHEN $2 = 'failed' THEN now() END, max_tries = max_tries + $5, infra_tries = infra_tries + $5,
+              updated_at = now()
+        WHERE id = $1`,
+      [t.taskInstanceId, next.state, next.retryAt, o.startedAt, extra],
+    );
+    if (!next.counted) {
+      await tx.query(`UPDATE task_tries SET counted = false WHERE task_instance_id = $1 AND try_number = $2`, [t.taskInstanceId, t.tryNumber]);
+    }
+    return next.state;
   });
 }
 
@@ -319,13 +348,15 @@ export interface TryView {
   logBytes: number;
   /** When the log copy ended (complete or not); null while it goes on. */
   logFinishedAt: Date | null;
+  /** False for a try that failed for a reason outside the task: it did not use up one of the task's retries. */
+  counted: boolean;
 }
 
 /** Every try of a task, oldest first. */
 export async function listTries(db: Queryable, taskInstanceId: string): Promise<TryView[]> {
   const rows = await db.query(
     `SELECT try_number, state, pod_name, created_at, started_at, ended_at, exit_code, reason, message, log_complete, log_bytes,
-            log_finished_at
+            log_finished_at, counted
        FROM task_tries WHERE task_instance_id = $1 ORDER BY try_number`,
     [taskInstanceId],
   );
@@ -342,6 +373,7 @@ export async function listTries(db: Queryable, taskInstanceId: string): Promise<
     logComplete: r.log_complete as boolean,
     logBytes: Number(r.log_bytes),
     logFinishedAt: (r.log_finished_at as Date | null) ?? null,
+    counted: r.counted as boolean,
   }));
 }
 

@@ -23,8 +23,10 @@ export interface TryHandle {
   stopRequested: boolean;
   stopIssued: boolean;
   deleteIssued: boolean;
-  stuck: { reason: string; message: string } | null;
+  stuck: { reason: string; message: string; fatal: boolean } | null;
   runningRecorded: boolean;
+  /** When Ferry stopped the Pod itself for running past its timeout (ms), and that timeout. */
+  timedOut: { atMs: number; timeoutMs: number } | null;
   shipper: LogShipper | null;
   shipping: Promise<ShipResult> | null;
   shipped: ShipResult | null;
@@ -49,6 +51,7 @@ export function newHandle(t: ActiveTry, origin: "claimed" | "adopted"): TryHandl
     stopIssued: false,
     deleteIssued: false,
     stuck: null,
+    timedOut: null,
     runningRecorded: t.startedAt !== null || t.state === "running",
     shipper: null,
     shipping: null,
@@ -85,19 +88,43 @@ export function podGone(h: TryHandle): void {
   h.shipper?.poke();
 }
 
-export function situationOf(h: TryHandle, now: Date, pendingTimeoutMs: number): TrySituation {
+export interface SituationLimits {
+  /** A Pod not started after this long is stuck. */
+  pendingTimeoutMs: number;
+  /** How far past its timeout a container may run before Ferry stops it, and then kills it. */
+  timeoutGraceMs: number;
+}
+
+export function situationOf(h: TryHandle, now: Date, limits: SituationLimits): TrySituation {
+  const pod = h.pod ? assessPod(h.pod, now, limits.pendingTimeoutMs) : null;
   return {
     phase: h.phase,
     creating: h.creating,
     createDue: now.getTime() >= h.nextCreateAt,
     createRefused: h.createRefusal !== null,
-    pod: h.pod ? assessPod(h.pod, now, pendingTimeoutMs) : null,
+    pod,
     gone: h.gone,
     stopRequested: h.stopRequested,
     stopIssued: h.stopIssued,
     deleteIssued: h.deleteIssued,
     stuckNoted: h.stuck !== null,
     runningRecorded: h.runningRecorded,
+    overdue: overdue(h, pod, now.getTime(), limits.timeoutGraceMs),
+    timedOut: h.timedOut !== null,
     log: h.shipped ? "copied" : h.shipping ? "copying" : "none",
   };
+}
+
+/** The try's timeout: the task's, or (an adopted try whose task is not loaded) the Pod's own deadline. */
+export function timeoutOf(h: TryHandle): number | null {
+  if (h.task) return h.task.timeoutMs;
+  const deadline = h.pod?.spec?.activeDeadlineSeconds;
+  return typeof deadline === "number" ? deadline * 1000 : null;
+}
+
+function overdue(h: TryHandle, pod: TrySituation["pod"], nowMs: number, graceMs: number): boolean {
+  if (pod?.kind !== "running" || !pod.startedAt) return false;
+  if (h.timedOut) return nowMs > h.timedOut.atMs + graceMs;
+  const timeoutMs = timeoutOf(h);
+  return timeoutMs !== null && nowMs > pod.startedAt.getTime() + timeoutMs + graceMs;
 }

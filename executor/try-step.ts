@@ -44,6 +44,13 @@ export interface TrySituation {
   stuckNoted: boolean;
   /** Postgres knows the container started. */
   runningRecorded: boolean;
+  /**
+   * The container runs well past its timeout (the cluster should have ended it by its
+   * activeDeadlineSeconds), or past Ferry's own stop for that; see `timedOut`.
+   */
+  overdue: boolean;
+  /** Ferry has stopped the Pod itself for running past its timeout. */
+  timedOut: boolean;
   /** The log copy: not running here, running, or ended with a result. */
   log: "none" | "copying" | "copied";
 }
@@ -64,6 +71,10 @@ export type TryStep =
   | { kind: "recordRunning" }
   /** Cancel a Pod that exists: lower a running Pod's deadline (its log stays), delete one not started. */
   | { kind: "stopPod" }
+  /** The backstop for a lost deadline: lower it again, as a cancel does, so the log stays whole. */
+  | { kind: "stopOverdue" }
+  /** Still running past that: delete the Pod (its log copy drains what it can). */
+  | { kind: "killOverdue" }
   /** The Pod cannot start: say why and copy its events, before it is deleted. */
   | { kind: "noteStuck" }
   | { kind: "deleteStuck" }
@@ -114,6 +125,10 @@ function liveStep(s: TrySituation): TryStep {
   if (started && s.log === "none") return { kind: "startLogCopy" };
   if (started && !s.runningRecorded) return { kind: "recordRunning" };
   if (s.pod.kind === "finished") return { kind: "recordOutcome" };
+  if (s.overdue && s.pod.kind === "running") {
+    if (!s.timedOut) return { kind: "stopOverdue" };
+    if (!s.deleteIssued) return { kind: "killOverdue" };
+  }
   if (s.stopRequested && !s.stopIssued && !s.deleteIssued) return { kind: "stopPod" };
   if (s.pod.kind === "stuck" && !s.stuckNoted) return { kind: "noteStuck" };
   // Its DELETED event then records the outcome, with the reason it could not start.

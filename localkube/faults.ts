@@ -36,6 +36,11 @@ export interface FaultConfig {
   imagePullFailures?: string[];
   /** New pods are not scheduled: Pending with PodScheduled False, reason Unschedulable, message like "0/1 nodes are available: ...". */
   unschedulable?: boolean;
+  /**
+   * The kubelet does not enforce activeDeadlineSeconds (as if the API server or the kubelet lost it):
+   * containers run on past their deadline, including a deadline lowered to stop them. @default false
+   */
+  deadlinesIgnored?: boolean;
 }
 
 export interface FaultController {
@@ -60,6 +65,7 @@ const KEYS: Record<keyof FaultConfig, Kind> = {
   podStartDelayMs: "ms",
   imagePullFailures: "globs",
   unschedulable: "boolean",
+  deadlinesIgnored: "boolean",
 };
 
 /** Checks a FaultConfig (from code or JSON) and returns a private copy; throws with every problem named. */
@@ -178,6 +184,10 @@ export class Faults {
 
   get unschedulable(): boolean {
     return this.config.unschedulable === true;
+  }
+
+  get deadlinesIgnored(): boolean {
+    return this.config.deadlinesIgnored === true;
   }
 
   imagePullFails(image: string): boolean {

@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
+import { containerRefusal } from "./container-checks.ts";
 import { containerPath, type EventRecorder, type EventSource, type PodEventSpec } from "./events.ts";
 import type { Faults } from "./faults.ts";
 import { pullLoop } from "./imagepull.ts";
@@ -148,6 +149,13 @@ export class Runtime {
     const w = { ref, timers: new Set<NodeJS.Timeout>() };
     this.waiting.set(ref.uid, w);
     const image: string = pod.spec.containers[0].image;
+    const refusal = containerRefusal(pod, (img) => !this.opts.faults.imagePullFails(img));
+    if (refusal) {
+      // It waits as the kubelet leaves it: the same reason until the Pod is deleted.
+      this.update(ref, (o) => markWaiting(o, refusal.reason, refusal.message));
+      this.event(pod, { type: "Warning", reason: refusal.reason === "CreateContainerConfigError" ? "Failed" : refusal.reason, message: `Error: ${refusal.message}` });
+      return;
+    }
     const proceed = () => {
       const go = () => {
         if (!this.cancelWaiting(ref.uid)) return;
@@ -285,7 +293,7 @@ export class Runtime {
     if (!ads) return;
     const startMs = Date.parse(pod.status.startTime ?? rfc3339());
     const t = setTimeout(() => {
-      if (run.exit || run.removed) return;
+      if (run.exit || run.removed || this.opts.faults.deadlinesIgnored) return;
       const msg = "Pod was active on the node longer than the specified deadline";
       const p = this.update(run, (o) => markPodFailed(o, "DeadlineExceeded", msg));
       if (!p) return;

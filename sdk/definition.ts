@@ -22,6 +22,11 @@ export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
 export interface CompiledTaskOptions {
   dependsOn: string[];
   retries: number;
+  /**
+   * Tries that fail for a reason outside the task and are retried without using up `retries`. Always
+   * set by the compiler; absent only in DAG versions stored before the option existed (read as 3).
+   */
+  infraRetries?: number;
   retryDelayMs: number;
   retryBackoff: RetryBackoff;
   /** null = no timeout. */

@@ -38,6 +38,13 @@ export interface TaskOptions {
    */
   retries?: number;
   /**
+   * How many times a try that failed for a reason outside the task is retried without using up
+   * `retries`: its Pod evicted, its node lost, its image not pulled or no node fitting it within the
+   * start timeout, its Pod deleted by someone else. Such tries show `counted: false`.
+   * @default 3
+   */
+  infraRetries?: number;
+  /**
    * Wait before a retry. Seconds, or a string like `"30s"`, `"5m"`.
    * @default "30s"
    */
@@ -161,7 +168,7 @@ export interface DagOptions {
   params?: Params;
   /**
    * Task option defaults for every task of this DAG.
-   * @default { retries: 0, retryDelay: "30s", retryBackoff: "fixed", timeout: null, triggerRule: "all_success" }
+   * @default { retries: 0, infraRetries: 3, retryDelay: "30s", retryBackoff: "fixed", timeout: null, triggerRule: "all_success" }
    */
   defaults?: TaskDefaults;
   /** @default null */

@@ -5,6 +5,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { labelValue, podLabels, podNameFor } from "../../executor/pod-names.ts";
 import { assessPod, judgeTry, parseResult, type PodOutcome } from "../../executor/pod-outcome.ts";
 import { buildPod, TemplateRenderError } from "../../executor/pod-spec.ts";
+import { afterFailure, infraRetryDelayMs } from "../../executor/retry-policy.ts";
 import type { TaskDefinition } from "../../sdk/definition.ts";
 
 const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -105,16 +106,41 @@ describe("assessPod", () => {
     assert.ok(p.kind === "finished" && p.outcome.reason === "DeadlineExceeded" && p.outcome.exitCode === 137 && !p.outcome.succeeded);
   });
 
-  it("fails at once on an invalid image name, and after the pending timeout on pull errors or no node", () => {
+  it("fails at once on a spec the kubelet can never start, as the task's own failure", () => {
+    const waiting = (reason: string) => [{ name: "task", image: "x", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason, message: `${reason}!` } } }];
+    for (const reason of ["InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"]) {
+      const p = assessPod(pod({ phase: "Pending", containerStatuses: waiting(reason) }), now, 60_000);
+      assert.deepEqual(p, { kind: "stuck", reason, message: `${reason}!`, fatal: true }, reason);
+    }
+  });
+
+  it("fails after the start timeout on pull errors, no node, or a container never created, as the cluster's failure", () => {
     const waiting = (reason: string) => [{ name: "task", image: "x", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason } } }];
-    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("InvalidImageName") }), now, 60_000).kind, "stuck");
     assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ImagePullBackOff") }), now, 60_000).kind, "pending");
+    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ContainerCreating") }), now, 60_000).kind, "pending");
     const old = new Date(now.getTime() - 120_000);
-    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ImagePullBackOff") }, old), now, 60_000).kind, "stuck");
+    const pull = assessPod(pod({ phase: "Pending", containerStatuses: waiting("ImagePullBackOff") }, old), now, 60_000);
+    assert.ok(pull.kind === "stuck" && pull.reason === "ImagePullBackOff" && !pull.fatal);
     const unschedulable = pod({ phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/3 nodes are available" }] }, old);
     const p = assessPod(unschedulable, now, 60_000);
-    assert.ok(p.kind === "stuck" && p.reason === "Unschedulable");
-    assert.equal(assessPod(pod({ phase: "Pending", containerStatuses: waiting("ContainerCreating") }, old), now, 60_000).kind, "pending");
+    assert.ok(p.kind === "stuck" && p.reason === "Unschedulable" && !p.fatal);
+    const creating = assessPod(pod({ phase: "Pending", containerStatuses: waiting("ContainerCreating") }, old), now, 60_000);
+    assert.ok(creating.kind === "stuck" && creating.reason === "StartTimeout" && /within 60 s \(still ContainerCreating\)/.test(creating.message) && !creating.fatal);
+    const notEvenAccepted = assessPod(pod({ phase: "Pending" }, old), now, 60_000);
+    assert.ok(notEvenAccepted.kind === "stuck" && notEvenAccepted.reason === "StartTimeout");
+  });
+
+  it("tells a Pod the cluster ended (evicted, node lost, preempted, refused) from one whose task failed", () => {
+    const failed = (status: Partial<NonNullable<V1Pod["status"]>>) => assessPod(pod({ phase: "Failed", ...status }), now, 60_000);
+    const disrupted = (p: ReturnType<typeof assessPod>) => p.kind === "finished" && p.outcome.disrupted;
+    assert.equal(disrupted(failed({ reason: "Evicted", message: "The node was low on resource: memory." })), true);
+    assert.equal(disrupted(failed({ reason: "NodeLost" })), true);
+    assert.equal(disrupted(failed({ reason: "OutOfcpu" })), true);
+    assert.equal(disrupted(failed({ reason: "UnexpectedAdmissionError" })), true);
+    assert.equal(disrupted(failed({ conditions: [{ type: "DisruptionTarget", status: "True", reason: "PreemptionByScheduler" }] })), true);
+    assert.equal(disrupted(failed({ reason: "DeadlineExceeded" })), false);
+    assert.equal(disrupted(failed({})), false);
+    assert.equal(disrupted(failed({ conditions: [{ type: "DisruptionTarget", status: "False" }] })), false);
   });
 
   it("parses JSON results and keeps other text as a string", () => {
@@ -135,29 +161,71 @@ describe("judgeTry", () => {
     terminationMessage: null,
     startedAt: null,
     finishedAt: null,
+    disrupted: false,
     ...over,
   });
+  const judge = (over: Partial<Parameters<typeof judgeTry>[0]>) => judgeTry({ cancelled: false, pod: null, stuck: null, timedOut: null, log, ...over });
 
   it("a succeeded Pod is a success with its termination message as the result", () => {
-    const v = judgeTry({ cancelled: false, pod: ended({ terminationMessage: '{"rows":42}' }), stuck: null, log });
+    const v = judge({ pod: ended({ terminationMessage: '{"rows":42}' }) });
     assert.equal(v.tryState, "success");
     assert.deepEqual(v.result, { rows: 42 });
     assert.equal(v.logBytes, 12);
   });
 
   it("a failed Pod is a retryable failure with its exit code and reason", () => {
-    const v = judgeTry({ cancelled: false, pod: ended({ succeeded: false, exitCode: 3, reason: "Error" }), stuck: null, log });
-    assert.deepEqual([v.tryState, v.exitCode, v.reason, v.retryable, v.result], ["failed", 3, "Error", true, null]);
+    const v = judge({ pod: ended({ succeeded: false, exitCode: 3, reason: "Error" }) });
+    assert.deepEqual([v.tryState, v.exitCode, v.reason, v.retryable, v.result, v.infra], ["failed", 3, "Error", true, null, false]);
   });
 
   it("a cancellation wins over how the Pod ended, and is not retried", () => {
-    const v = judgeTry({ cancelled: true, pod: ended({ succeeded: false, exitCode: 143 }), stuck: null, log });
+    const v = judge({ cancelled: true, pod: ended({ succeeded: false, exitCode: 143 }), timedOut: { timeoutMs: 1000 } });
     assert.deepEqual([v.tryState, v.reason, v.retryable, v.exitCode], ["cancelled", "Cancelled", false, 143]);
   });
 
   it("a Pod that could not start fails with the reason it gave; one that vanished is PodLost", () => {
-    assert.equal(judgeTry({ cancelled: false, pod: null, stuck: { reason: "ImagePullBackOff", message: "x" }, log }).reason, "ImagePullBackOff");
-    const lost = judgeTry({ cancelled: false, pod: null, stuck: null, log: { complete: false, bytes: 5 } });
+    assert.equal(judge({ stuck: { reason: "ImagePullBackOff", message: "x", fatal: false } }).reason, "ImagePullBackOff");
+    const lost = judge({ log: { complete: false, bytes: 5 } });
     assert.deepEqual([lost.tryState, lost.reason, lost.logComplete], ["failed", "PodLost", false]);
+  });
+
+  it("failures outside the task are infrastructure failures; the task's own and a spec error are not", () => {
+    assert.equal(judge({ pod: ended({ succeeded: false, reason: "Evicted", disrupted: true }) }).infra, true);
+    assert.equal(judge({ stuck: { reason: "Unschedulable", message: "x", fatal: false } }).infra, true);
+    assert.equal(judge({}).infra, true, "a Pod lost or deleted by someone else");
+    assert.equal(judge({ stuck: { reason: "InvalidImageName", message: "x", fatal: true } }).infra, false);
+    assert.equal(judge({ pod: ended({ succeeded: false, reason: "OOMKilled", exitCode: 137 }) }).infra, false);
+    assert.equal(judge({ cancelled: true }).infra, false);
+  });
+
+  it("a Pod Ferry stopped for running past its timeout failed as DeadlineExceeded, counted", () => {
+    const v = judge({ timedOut: { timeoutMs: 5000 }, pod: ended({ succeeded: false, exitCode: 137, reason: "Error" }) });
+    assert.deepEqual([v.tryState, v.reason, v.infra, v.retryable], ["failed", "DeadlineExceeded", false, true]);
+    assert.match(v.message!, /timeout of 5 s/);
+    assert.equal(judge({ timedOut: { timeoutMs: 5000 } }).reason, "DeadlineExceeded", "also when it had to be deleted");
+    assert.equal(judge({ timedOut: { timeoutMs: 5000 }, pod: ended({}) }).tryState, "success", "it finished just in time");
+  });
+});
+
+describe("afterFailure", () => {
+  const now = new Date("2026-01-01T00:00:00Z");
+  const base = { now, tryNumber: 1, maxTries: 1, retryable: true, infra: false, infraUsed: 0, infraRetries: 3, retryDelayMs: 30_000 };
+
+  it("retries while tries remain, after the task's delay, counting the try", () => {
+    assert.deepEqual(afterFailure({ ...base, maxTries: 2 }), { state: "up_for_retry", retryAt: new Date(now.getTime() + 30_000), counted: true });
+    assert.deepEqual(afterFailure(base), { state: "failed", retryAt: null, counted: true });
+  });
+
+  it("retries an infrastructure failure without counting it, with its own doubling delay, up to infraRetries", () => {
+    const infra = { ...base, infra: true };
+    assert.deepEqual(afterFailure(infra), { state: "up_for_retry", retryAt: new Date(now.getTime() + 10_000), counted: false });
+    assert.equal(afterFailure({ ...infra, infraUsed: 2 }).retryAt?.getTime(), now.getTime() + 40_000);
+    assert.deepEqual(afterFailure({ ...infra, infraUsed: 3 }), { state: "failed", retryAt: null, counted: true }, "its own retries used up, and no task retries");
+    assert.equal(afterFailure({ ...infra, infraUsed: 3, maxTries: 2 }).counted, true, "then it uses a task retry");
+    assert.equal(infraRetryDelayMs(20), 5 * 60_000, "capped");
+  });
+
+  it("never retries what a retry cannot change", () => {
+    assert.deepEqual(afterFailure({ ...base, retryable: false, infra: true, maxTries: 5 }), { state: "failed", retryAt: null, counted: true });
   });
 });

@@ -11,9 +11,9 @@ const pending: PodProgress = { kind: "pending" };
 const running: PodProgress = { kind: "running", startedAt: new Date() };
 const finished: PodProgress = {
   kind: "finished",
-  outcome: { succeeded: true, exitCode: 0, reason: "Completed", message: null, terminationMessage: null, startedAt: null, finishedAt: null },
+  outcome: { succeeded: true, exitCode: 0, reason: "Completed", message: null, terminationMessage: null, startedAt: null, finishedAt: null, disrupted: false },
 };
-const stuck: PodProgress = { kind: "stuck", reason: "InvalidImageName", message: "bad image" };
+const stuck: PodProgress = { kind: "stuck", reason: "InvalidImageName", message: "bad image", fatal: true };
 
 function fresh(over: Partial<TrySituation> = {}): TrySituation {
   return {
@@ -28,6 +28,8 @@ function fresh(over: Partial<TrySituation> = {}): TrySituation {
     deleteIssued: false,
     stuckNoted: false,
     runningRecorded: false,
+    overdue: false,
+    timedOut: false,
     log: "none",
     ...over,
   };
@@ -64,6 +66,13 @@ function taken(s: TrySituation, step: TryStep): void {
       break;
     case "noteStuck":
       s.stuckNoted = true;
+      break;
+    case "stopOverdue":
+      s.timedOut = true;
+      s.overdue = false;
+      break;
+    case "killOverdue":
+      s.deleteIssued = true;
       break;
     case "deleteStuck":
       s.deleteIssued = true;
@@ -132,6 +141,15 @@ describe("nextStep through a try's life", () => {
     assert.deepEqual(steps(s), [], "the Pod stays while the copy drains");
   });
 
+  it("stops a container the cluster let run past its timeout, then deletes it if it still runs", () => {
+    const s = fresh({ phase: "live", pod: running, log: "copying", runningRecorded: true, overdue: true });
+    assert.deepEqual(steps(s), ["stopOverdue"], "first as a cancel does: the log stays whole");
+    s.overdue = true; // the grace has passed again and it still runs
+    assert.deepEqual(steps(s), ["killOverdue"]);
+    s.gone = true;
+    assert.deepEqual(steps(s), ["recordOutcome"]);
+  });
+
   it("ends a try cancelled before any create without a Pod", () => {
     assert.deepEqual(steps(fresh({ stopRequested: true })), ["endCancelledUnborn"]);
   });
@@ -177,7 +195,7 @@ describe("nextStep in every situation", () => {
   const phases: TryPhase[] = ["unborn", "createSent", "live", "ended", "logSafe"];
   const pods: (PodProgress | null)[] = [null, pending, running, finished, stuck];
   const logs: TrySituation["log"][] = ["none", "copying", "copied"];
-  const flags = ["creating", "createDue", "createRefused", "gone", "stopRequested", "stopIssued", "deleteIssued", "stuckNoted", "runningRecorded"] as const;
+  const flags = ["creating", "createDue", "createRefused", "gone", "stopRequested", "stopIssued", "deleteIssued", "stuckNoted", "runningRecorded", "overdue", "timedOut"] as const;
 
   function* every(): Generator<TrySituation> {
     for (const phase of phases)
@@ -199,6 +217,7 @@ describe("nextStep in every situation", () => {
       if (step === "deleteStuck") assert.ok(s.pod?.kind !== "running" && s.pod?.kind !== "finished", "a started Pod is never deleted as stuck");
       if (step === "stopPod") assert.ok(s.stopRequested && s.pod && s.pod.kind !== "finished");
       if (step === "deleteUnseen") assert.ok(s.stopRequested && s.phase === "createSent" && !s.creating);
+      if (step === "killOverdue") assert.ok(s.timedOut && s.overdue && s.pod?.kind === "running", "killed only after Ferry's own stop was ignored");
     }
     assert.equal(checked, phases.length * pods.length * logs.length * (1 << flags.length));
   });
@@ -278,7 +297,7 @@ describe("a try's handle", () => {
     logCheckpoint: null,
     ...over,
   });
-  const at = (h: ReturnType<typeof newHandle>) => situationOf(h, new Date(), 60_000);
+  const at = (h: ReturnType<typeof newHandle>, now = new Date()) => situationOf(h, now, { pendingTimeoutMs: 60_000, timeoutGraceMs: 30_000 });
 
   it("starts in the phase Postgres implies", () => {
     assert.equal(newHandle(t({}), "claimed").phase, "unborn");
@@ -303,6 +322,22 @@ describe("a try's handle", () => {
     observePod(h, { metadata: { name: "p", uid: "u", resourceVersion: "1" }, status: { phase: "Pending" } });
     assert.equal(at(h).pod?.kind, "running");
     assert.equal(nextStep(at(h)).kind, "startLogCopy");
+  });
+
+  it("a running container is overdue once past its timeout and the grace, by the task's timeout or the Pod's deadline", () => {
+    const started = new Date("2026-01-01T00:00:00Z");
+    const runningPod = { metadata: { name: "p", uid: "u" }, spec: { containers: [], activeDeadlineSeconds: 60 }, status: { phase: "Running", startTime: started } };
+    const h = newHandle(t({ state: "running", startedAt: started }), "adopted");
+    observePod(h, runningPod);
+    const after = (s: number) => new Date(started.getTime() + s * 1000);
+    assert.equal(at(h, after(89)).overdue, false, "the Pod's own deadline (60 s) and 30 s of grace");
+    assert.equal(at(h, after(91)).overdue, true);
+    h.task = { taskId: "t", kind: "pod", pod: { image: "x" }, dependsOn: [], retries: 0, retryDelayMs: 0, retryBackoff: "fixed", timeoutMs: 120_000, triggerRule: "all_success" };
+    assert.equal(at(h, after(91)).overdue, false, "the task's timeout when it is known");
+    assert.equal(at(h, after(151)).overdue, true);
+    h.timedOut = { atMs: after(151).getTime(), timeoutMs: 120_000 };
+    assert.equal(at(h, after(170)).overdue, false, "Ferry's stop gets the grace again");
+    assert.equal(at(h, after(182)).overdue, true);
   });
 
   it("a Pod deleted before its create was answered is followed to its end", () => {
