@@ -84,6 +84,8 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
 
     let localkube: LocalKube | null = null;
     let kube: Kube;
+    // One client per process: its write rate limit is shared by everything this process writes.
+    const kubeClient = { ...config.kubeClient, log: log.child("kube") };
     if (config.kube === "local") {
       localkube = await startLocalKube({
         dataDir: config.dataDir,
@@ -99,11 +101,11 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       });
       closers.push(() => localkube!.close());
       await localkube.writeKubeconfig(path.join(config.dataDir, "kubeconfig"), config.namespace);
-      kube = connectKube({ kind: "kubeconfig-text", text: localkube.kubeconfig(config.namespace) }, config.namespace);
+      kube = connectKube({ kind: "kubeconfig-text", text: localkube.kubeconfig(config.namespace) }, config.namespace, kubeClient);
     } else if (config.kube === "kubeconfig") {
-      kube = connectKube({ kind: "kubeconfig-file", path: config.kubeconfigPath }, config.namespace);
+      kube = connectKube({ kind: "kubeconfig-file", path: config.kubeconfigPath }, config.namespace, kubeClient);
     } else {
-      kube = connectKube({ kind: "in-cluster" }, config.namespace);
+      kube = connectKube({ kind: "in-cluster" }, config.namespace, kubeClient);
     }
 
     // One wakeup per loop: a notification must wake the scheduler and the executor alike.

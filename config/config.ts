@@ -57,6 +57,13 @@ export interface FerryConfig {
   log: { level: LogLevel; format: LogFormat };
   /** Which parts this process runs. @default all */
   components: { api: boolean; scheduler: boolean; executor: boolean };
+  /**
+   * The Kubernetes client's guards: writes per second and burst, shared by every write of the process
+   * (FERRY_KUBE_QPS, @default 20; FERRY_KUBE_BURST, @default 40), the longest wait for an answer
+   * (FERRY_KUBE_REQUEST_TIMEOUT_SECONDS, @default 30), and how long a watch may bring nothing, not even
+   * a bookmark, before it is restarted (FERRY_KUBE_WATCH_IDLE_SECONDS, @default 120).
+   */
+  kubeClient: { qps: number; burst: number; requestTimeoutMs: number; watchIdleMs: number };
 }
 
 export class ConfigError extends Error {
@@ -72,6 +79,16 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !(value > 0) || value > max) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a number greater than 0 and at most ${max}, e.g. 20 or 0.5.`);
   }
   return value;
 }
@@ -166,5 +183,11 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     retentionDays: retentionDays(env),
     log: { level: oneOf(env, "FERRY_LOG_LEVEL", LOG_LEVELS, "info"), format: oneOf(env, "FERRY_LOG_FORMAT", LOG_FORMATS, "auto") },
     components: parseComponents(env.FERRY_COMPONENTS),
+    kubeClient: {
+      qps: positiveNumber(env, "FERRY_KUBE_QPS", 20, 100_000),
+      burst: integer(env, "FERRY_KUBE_BURST", 40, 1, 100_000),
+      requestTimeoutMs: integer(env, "FERRY_KUBE_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,
+      watchIdleMs: integer(env, "FERRY_KUBE_WATCH_IDLE_SECONDS", 120, 1, 24 * 3600) * 1000,
+    },
   };
 }

@@ -1,8 +1,15 @@
 // Ferry reaches Kubernetes only through @kubernetes/client-node. This module builds the client from the
-// configuration (a kubeconfig, in-cluster, or the embedded localkube's kubeconfig) and reads the
-// Kubernetes `Status` out of the client's errors.
+// configuration (a kubeconfig, in-cluster, or the embedded localkube's kubeconfig), with the guards of
+// a client that protects the API server (kube-http.ts: a write rate limit, request timeouts, retries of
+// idempotent requests; here: a deadline on the setup of every connection), and reads the Kubernetes
+// `Status` out of the client's errors.
 import type { Readable, Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
+import { FERRY_VERSION } from "../config/config.ts";
+import { silentLogger, type Logger } from "../lib/logger.ts";
+import { TokenBucket } from "../lib/token-bucket.ts";
+import { guardedHttpLibrary } from "./kube-http.ts";
+import { retryAfterMs } from "./kube-retry.ts";
 
 export interface Kube {
   config: k8s.KubeConfig;
@@ -10,24 +17,84 @@ export interface Kube {
   watch: k8s.Watch;
   logs: k8s.Log;
   namespace: string;
+  /** The limits this client keeps; watchers read theirs from here. */
+  limits: { requestTimeoutMs: number; watchIdleMs: number };
 }
 
 export type KubeSource = { kind: "kubeconfig-text"; text: string } | { kind: "kubeconfig-file"; path: string | null } | { kind: "in-cluster" };
 
-export function connectKube(source: KubeSource, namespace: string): Kube {
-  const config = new k8s.KubeConfig();
+export interface KubeClientOptions {
+  /** Writes (Pod create, patch, delete) per second, shared by every write of this client. @default 20 */
+  qps?: number;
+  /** Writes that may go at once before the rate applies. @default 40 */
+  burst?: number;
+  /**
+   * Longest wait for an answer to a request; for watches and log follows, which are meant to last, the
+   * longest wait for the server to begin answering. @default 30000
+   */
+  requestTimeoutMs?: number;
+  /** A watch that brings no event and no bookmark for this long is taken for dead. @default 120000 */
+  watchIdleMs?: number;
+  /** Where throttled writes and retries are logged. @default silent */
+  log?: Logger;
+}
+
+export const KUBE_CLIENT_DEFAULTS = { qps: 20, burst: 40, requestTimeoutMs: 30_000, watchIdleMs: 120_000 } as const;
+
+export function connectKube(source: KubeSource, namespace: string, opts: KubeClientOptions = {}): Kube {
+  const o = { ...KUBE_CLIENT_DEFAULTS, log: silentLogger, ...opts };
+  const config = new KubeConfigWithSetupTimeout(o.requestTimeoutMs);
   if (source.kind === "kubeconfig-text") config.loadFromString(source.text);
   else if (source.kind === "kubeconfig-file") {
     if (source.path) config.loadFromFile(source.path);
     else config.loadFromDefault();
   } else config.loadFromCluster();
+  const cluster = config.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig names no current cluster");
+  // As KubeConfig.makeApiClient builds it, but sending through the guarded HTTP layer.
+  const core = new k8s.CoreV1Api(
+    k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: config },
+      httpApi: guardedHttpLibrary({ writeLimiter: new TokenBucket(o.qps, o.burst), requestTimeoutMs: o.requestTimeoutMs, log: o.log }),
+      middleware: [k8s.setHeaderMiddleware("User-Agent", `ferry/${FERRY_VERSION}`)],
+    }),
+  );
+  const watch = new k8s.Watch(config);
+  // client-node's Watch gives up on a stream after 30 s without a byte, a default of its own; Ferry's
+  // watchdog (pod-watcher.ts) judges silence by FERRY_KUBE_WATCH_IDLE_SECONDS instead, so this is
+  // pushed beyond it and stays only as a backstop. (A private field: if a later client-node drops it,
+  // this assignment does nothing and its own default applies.)
+  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = o.watchIdleMs + o.requestTimeoutMs;
   return {
     config,
-    core: config.makeApiClient(k8s.CoreV1Api),
-    watch: new k8s.Watch(config),
+    core,
+    watch,
     logs: new k8s.Log(config),
     namespace,
+    limits: { requestTimeoutMs: o.requestTimeoutMs, watchIdleMs: o.watchIdleMs },
   };
+}
+
+/**
+ * client-node gives each request (API calls, watches, log follows alike) a dispatcher built from the
+ * cluster's TLS settings; this one also gives up on a server that has not sent a response's status and
+ * headers within `headersTimeoutMs`, so that a watch or a log follow cannot hang in its setup on a
+ * server that accepted the connection and never answered. (When the cluster needs no TLS setting at all,
+ * client-node uses undici's shared dispatcher and its own 300 s headers timeout.)
+ */
+class KubeConfigWithSetupTimeout extends k8s.KubeConfig {
+  constructor(private readonly headersTimeoutMs: number) {
+    super();
+  }
+
+  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const dispatcher = context.getDispatcher();
+    if (!dispatcher) return;
+    const headersTimeout = this.headersTimeoutMs;
+    context.setDispatcher(dispatcher.compose((dispatch) => (options, handler) => dispatch({ ...options, headersTimeout }, handler)));
+  }
 }
 
 export interface KubeFailure {
@@ -37,15 +104,6 @@ export interface KubeFailure {
   message: string;
   /** From a Retry-After header (429, 503): how long the server asks us to wait. */
   retryAfterMs: number | null;
-}
-
-function retryAfter(headers: unknown): number | null {
-  const raw = headers && typeof headers === "object" ? (headers as Record<string, string | undefined>)["retry-after"] : undefined;
-  if (!raw) return null;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
 /** Reads the Status from an ApiException (whose body is raw text) or describes a network failure. */
@@ -63,7 +121,7 @@ export function kubeFailure(err: unknown): KubeFailure {
     } catch {
       if (typeof body === "string" && body) message = body;
     }
-    return { code: err.code, reason, message, retryAfterMs: retryAfter(err.headers) };
+    return { code: err.code, reason, message, retryAfterMs: retryAfterMs(err.headers) };
   }
   return { code: 0, reason: null, message: err instanceof Error ? err.message : String(err), retryAfterMs: null };
 }

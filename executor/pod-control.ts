@@ -4,6 +4,7 @@
 import { PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { isNotFound, isTransient, kubeFailure, type Kube } from "./kube.ts";
+import { RetryAttempts } from "./kube-retry.ts";
 
 export interface PodRef {
   namespace: string;
@@ -30,25 +31,36 @@ export type StopOutcome =
   | DeleteOutcome;
 
 export class PodControl {
+  /** Each try's failed creates in a row (by Pod name), which its next retry backs off from. */
+  private readonly createFailures = new RetryAttempts();
+
   constructor(
     private readonly kube: Kube,
     private readonly log: Logger,
   ) {}
 
   async create(ref: PodRef, pod: V1Pod): Promise<CreateOutcome> {
+    const key = `${ref.namespace}/${ref.name}`;
     try {
       const created = await this.kube.core.createNamespacedPod({ namespace: ref.namespace, body: pod });
+      this.createFailures.settled(key);
       this.log.info("pod created", { pod: ref.name });
       return { kind: "created", pod: created };
     } catch (err) {
       const f = kubeFailure(err);
-      if (f.code === 409) return { kind: "exists" };
+      if (f.code === 409) {
+        this.createFailures.settled(key);
+        return { kind: "exists" };
+      }
       if (isTransient(err)) {
-        // Honour the server's Retry-After (429 under API priority and fairness), else back off 2 s.
-        const afterMs = f.retryAfterMs ?? 2000;
+        // Backoff with jitter from this try's failures in a row, never sooner than the server's
+        // Retry-After (a 429 under API priority and fairness). The client does not retry a create
+        // itself: if this one's answer was lost, the next one's 409 says the Pod exists.
+        const afterMs = this.createFailures.failed(key, f.retryAfterMs);
         this.log.warn("pod create failed; will retry", { pod: ref.name, code: f.code, message: f.message, retryInMs: afterMs });
         return { kind: "retry", afterMs };
       }
+      this.createFailures.settled(key);
       return { kind: "refused", reason: f.reason ?? "PodCreateFailed", message: f.message };
     }
   }

@@ -20,6 +20,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [1000, 1024 * 1024, 10_000]);
     assert.deepEqual(c.localkube, { faults: {}, instant: false, logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 5 });
     assert.deepEqual(c.log, { level: "info", format: "auto" }, "JSON lines unless stderr is a terminal");
+    assert.deepEqual(c.kubeClient, { qps: 20, burst: 40, requestTimeoutMs: 30_000, watchIdleMs: 120_000 });
   });
 
   it("reads every setting", () => {
@@ -44,6 +45,10 @@ describe("configuration from the environment", () => {
         FERRY_LOCALKUBE_LOG_MAX_FILES: "2",
         FERRY_LOG_LEVEL: "warn",
         FERRY_LOG_FORMAT: "pretty",
+        FERRY_KUBE_QPS: "2.5",
+        FERRY_KUBE_BURST: "5",
+        FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "10",
+        FERRY_KUBE_WATCH_IDLE_SECONDS: "300",
       },
       "/",
     );
@@ -57,6 +62,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });
     assert.deepEqual(c.log, { level: "warn", format: "pretty" });
     assert.equal(compileConfig({ FERRY_LOG_FORMAT: "json", FERRY_LOG_LEVEL: "debug" }, "/").log.format, "json");
+    assert.deepEqual(c.kubeClient, { qps: 2.5, burst: 5, requestTimeoutMs: 10_000, watchIdleMs: 300_000 });
   });
 
   it("takes an empty FERRY_RETENTION_DAYS as unset, and 1 day as the shortest retention", () => {
@@ -86,6 +92,13 @@ describe("configuration from the environment", () => {
     [{ FERRY_LOG_LEVEL: "verbose" }, /FERRY_LOG_LEVEL="verbose" is not valid: use one of trace, debug, info, warn, error, fatal, silent/],
     [{ FERRY_LOG_LEVEL: "INFO" }, /FERRY_LOG_LEVEL="INFO" is not valid/],
     [{ FERRY_LOG_FORMAT: "text" }, /FERRY_LOG_FORMAT="text" is not valid: use one of auto, json, pretty/],
+    [{ FERRY_KUBE_QPS: "0" }, /FERRY_KUBE_QPS="0" is not valid: use a number greater than 0 and at most 100000/],
+    [{ FERRY_KUBE_QPS: "-5" }, /FERRY_KUBE_QPS="-5" is not valid/],
+    [{ FERRY_KUBE_QPS: "fast" }, /FERRY_KUBE_QPS="fast" is not valid/],
+    [{ FERRY_KUBE_BURST: "0" }, /FERRY_KUBE_BURST="0" is not valid: use a whole number from 1 to 100000/],
+    [{ FERRY_KUBE_BURST: "2.5" }, /FERRY_KUBE_BURST="2.5" is not valid/],
+    [{ FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "0" }, /FERRY_KUBE_REQUEST_TIMEOUT_SECONDS="0" is not valid: use a whole number from 1 to 3600/],
+    [{ FERRY_KUBE_WATCH_IDLE_SECONDS: "2m" }, /FERRY_KUBE_WATCH_IDLE_SECONDS="2m" is not valid: use a whole number from 1 to 86400/],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${Object.keys(env)[0]}=${Object.values(env)[0]} with a message that says how to fix it`, () => {
