@@ -20,6 +20,13 @@ export interface FaultConfig {
   /** A watch that resumes from a resourceVersion gets HTTP 200 then an ERROR 410 Expired event, then closes. */
   expireOnResume?: boolean;
   /**
+   * Watches go silent, as on a half-dead connection (a proxy or load balancer that dropped it without a
+   * word): every open watch, and each new one, stays open and sends nothing more, neither events nor
+   * bookmarks nor its end. Unlike the other watch faults it takes hold of watches already open, the
+   * moment it is set; a watch it silenced stays silent after it is cleared, until its client hangs up.
+   */
+  watchSilent?: boolean;
+  /**
    * Answers to writes (POST, PUT, PATCH, DELETE) are held this long after the write took effect, as on a
    * congested connection: watchers hear of the change, and a new Pod may run or even finish, before the
    * client that made the change gets its answer. @default 0
@@ -60,6 +67,7 @@ const KEYS: Record<keyof FaultConfig, Kind> = {
   watchCutAfterSeconds: "seconds",
   watchCutAfterEvents: "count",
   expireOnResume: "boolean",
+  watchSilent: "boolean",
   slowWriteResponsesMs: "ms",
   logFollowHangs: "boolean",
   podStartDelayMs: "ms",
@@ -140,6 +148,8 @@ export interface WatchFaults {
   cutAfterMs?: number;
   cutAfterEvents?: number;
   expireOnResume?: boolean;
+  /** Calls `goSilent` now if watches are to be silent, else once they are; returns the unsubscribe. */
+  whenSilent?: (goSilent: () => void) => () => void;
 }
 
 /** The current fault config plus the random source; the parts of localkube that inject faults read it. */
@@ -194,13 +204,25 @@ export class Faults {
     return (this.config.imagePullFailures ?? []).some((g) => globMatch(g, image));
   }
 
-  /** Watch faults as of the watch's start: a watch keeps the config it began with. */
+  /** Watch faults as of the watch's start: a watch keeps the config it began with (but see watchSilent). */
   watch(): WatchFaults {
     const c = this.config;
     return {
       cutAfterMs: c.watchCutAfterSeconds !== undefined ? c.watchCutAfterSeconds * 1000 : undefined,
       cutAfterEvents: c.watchCutAfterEvents,
       expireOnResume: c.expireOnResume,
+      whenSilent: (goSilent) => {
+        if (this.config.watchSilent) {
+          goSilent();
+          return () => {};
+        }
+        const stop = this.onChange(() => {
+          if (!this.config.watchSilent) return;
+          stop();
+          goSilent();
+        });
+        return stop;
+      },
     };
   }
 

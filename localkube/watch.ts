@@ -72,10 +72,13 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   res.socket?.setNoDelay(true);
   res.flushHeaders();
 
+  // watchSilent: from the moment it holds, nothing more goes out and the stream never ends on its own.
+  let silent = false;
+
   // watchCutAfterEvents: the stream just ends after N events (bookmarks don't count), no final event.
   let sent = 0;
   const send = (type: string, object: unknown) => {
-    if (res.writableEnded) return;
+    if (res.writableEnded || silent) return;
     res.write(JSON.stringify({ type, object }) + "\n");
     if (type !== "BOOKMARK" && faults.cutAfterEvents !== undefined && ++sent >= faults.cutAfterEvents) finish();
   };
@@ -105,9 +108,18 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   let ticker: NodeJS.Timeout | undefined;
   let lastBookmark: NodeJS.Timeout | undefined;
   let finished = false;
+  const stopSilence = faults.whenSilent
+    ? faults.whenSilent(() => {
+        silent = true;
+        clearTimeout(deadline);
+        clearTimeout(lastBookmark);
+        clearInterval(ticker);
+      })
+    : () => {};
   function finish(): void {
     if (finished) return;
     finished = true;
+    stopSilence();
     clearTimeout(deadline);
     clearTimeout(lastBookmark);
     clearInterval(ticker);
@@ -128,11 +140,13 @@ export function serveWatch(store: Store, req: IncomingMessage, res: ServerRespon
   // Like the API server: no (or zero) timeoutSeconds means a random 30-60 minutes.
   let timeoutMs = timeoutRaw !== null && Number(timeoutRaw) > 0 ? Number(timeoutRaw) * 1000 : (1800 + Math.random() * 1800) * 1000;
   if (faults.cutAfterMs !== undefined) timeoutMs = Math.min(timeoutMs, faults.cutAfterMs);
-  deadline = setTimeout(() => finish(), timeoutMs);
-  ticker = setInterval(() => bookmarks && bookmark(), BOOKMARK_INTERVAL_MS);
-  // Like the watch cache: a bookmark shortly (2 s) before the deadline, so a client resumes from a
-  // recent resourceVersion rather than the one it started from.
-  if (bookmarks) lastBookmark = setTimeout(() => bookmark(), timeoutMs > 2000 ? timeoutMs - 2000 : timeoutMs / 2);
+  if (!silent) {
+    deadline = setTimeout(() => finish(), timeoutMs);
+    ticker = setInterval(() => bookmarks && bookmark(), BOOKMARK_INTERVAL_MS);
+    // Like the watch cache: a bookmark shortly (2 s) before the deadline, so a client resumes from a
+    // recent resourceVersion rather than the one it started from.
+    if (bookmarks) lastBookmark = setTimeout(() => bookmark(), timeoutMs > 2000 ? timeoutMs - 2000 : timeoutMs / 2);
+  }
   req.on("close", finish);
   res.on("close", finish);
   res.on("error", finish);
