@@ -2,6 +2,11 @@
 // the list's resourceVersion, resume from the last seen version whenever the watch ends (client-node
 // ends watches on its own timeouts, servers end them at will), re-list on 410 Expired, back off on errors.
 // A periodic re-list is the backstop for anything a watch might have missed.
+// A watchdog covers the watch that neither ends nor speaks: on a half-dead connection (a proxy or load
+// balancer that dropped it without a word) a watch can stay open and bring nothing, and the executor
+// would wait on Pods whose changes it never hears of. The watch asks for bookmarks, which a healthy API
+// server sends now and then even when nothing changes; when neither an event nor a bookmark has come
+// for the idle time (FERRY_KUBE_WATCH_IDLE_SECONDS), the watch is dropped and the Pods listed again.
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { kubeFailure, type Kube } from "./kube.ts";
@@ -14,6 +19,8 @@ export interface PodWatcherOptions {
   resyncMs?: number;
   /** Server-side bound on one watch request. @default 240 */
   watchTimeoutSeconds?: number;
+  /** A watch silent (no event, no bookmark) this long is restarted with a re-list. @default kube.limits.watchIdleMs */
+  idleMs?: number;
 }
 
 export class PodWatcher {
@@ -83,7 +90,8 @@ export class PodWatcher {
           listedAt = Date.now();
         }
         const outcome = await this.watchOnce(resourceVersion, (rv) => (resourceVersion = rv));
-        if (outcome === "expired") resourceVersion = null;
+        // Events a silent watch held back are not coming: a list finds what changed meanwhile.
+        if (outcome === "expired" || outcome === "silent") resourceVersion = null;
         backoffMs = 500;
       } catch (err) {
         if (this.stopped) break;
@@ -97,18 +105,34 @@ export class PodWatcher {
     }
   }
 
-  /** One watch request; resolves when it ends for any reason. */
-  private watchOnce(fromVersion: string, onVersion: (rv: string) => void): Promise<"ended" | "expired"> {
+  /** One watch request; resolves when it ends for any reason, or when the watchdog gave up on it. */
+  private watchOnce(fromVersion: string, onVersion: (rv: string) => void): Promise<"ended" | "expired" | "silent"> {
     return new Promise((resolve, reject) => {
       let expired = false;
+      let silent = false;
       let settled = false;
+      const idleMs = this.opts.idleMs ?? this.kube.limits.watchIdleMs;
+      let watchdog: NodeJS.Timeout | undefined;
       const finish = (err?: unknown) => {
         if (settled) return;
         settled = true;
+        clearTimeout(watchdog);
         this.abort = null;
-        if (err && !expired && !this.stopped && !isAbort(err)) reject(err);
-        else resolve(expired ? "expired" : "ended");
+        if (err && !expired && !silent && !this.stopped && !isAbort(err)) reject(err);
+        else resolve(silent ? "silent" : expired ? "expired" : "ended");
       };
+      const heardFrom = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          silent = true;
+          this.log.warn("pod watch silent, not even a bookmark; restarting it with a list", { silentForMs: idleMs });
+          // Not connected yet: the abort comes when the connection does (below), or its setup times out.
+          const controller = this.abort;
+          finish();
+          controller?.abort();
+        }, idleMs);
+      };
+      heardFrom();
       this.kube.watch
         .watch(
           `/api/v1/namespaces/${this.kube.namespace}/pods`,
@@ -119,12 +143,15 @@ export class PodWatcher {
             timeoutSeconds: this.opts.watchTimeoutSeconds ?? 240,
           },
           (type: string, obj: Record<string, unknown>) => {
+            if (settled) return;
+            heardFrom();
             if (type === "ERROR") {
               // 410 Expired (or Gone): our version fell out of the server's history; re-list.
               if ((obj as { code?: number }).code === 410) expired = true;
               this.abort?.abort();
               return;
             }
+            // Bookmarks carry only a resourceVersion: where to resume from.
             const rv = (obj as V1Pod).metadata?.resourceVersion;
             if (rv) onVersion(rv);
             if (type === "ADDED" || type === "MODIFIED") this.onEvent({ type: "upsert", pod: obj as V1Pod });
