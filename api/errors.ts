@@ -4,6 +4,7 @@
 // say how to fix the problem.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { DagFileErrorCode } from "../dagfile/types.ts";
+import type { BackfillRefusalCode } from "../scheduler/backfills.ts";
 
 /** Every code the API answers with, and its HTTP status. */
 export const API_ERROR_STATUS = {
@@ -13,6 +14,7 @@ export const API_ERROR_STATUS = {
   dag_not_found: 404,
   dag_version_not_found: 404,
   run_not_found: 404,
+  backfill_not_found: 404,
   task_not_found: 404,
   try_not_found: 404,
   no_log_yet: 404,
@@ -22,6 +24,7 @@ export const API_ERROR_STATUS = {
   run_finished: 409,
   task_active: 409,
   dag_has_active_runs: 409,
+  backfill_finished: 409,
   body_too_large: 413,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,
@@ -32,6 +35,13 @@ export const API_ERROR_STATUS = {
   timeout: 422,
   memory_limit: 422,
   invalid_dag: 422,
+  // A backfill that cannot be made (scheduler/backfills.ts, BackfillRefusalCode, and its dates).
+  backfill_bad_date: 422,
+  backfill_manual_dag: 422,
+  backfill_reversed_range: 422,
+  backfill_empty_range: 422,
+  backfill_too_many_ticks: 422,
+  backfill_in_future: 422,
   internal: 500,
   database_unreachable: 503,
 } as const satisfies Record<string, number>;
@@ -42,6 +52,8 @@ export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
 type Missing<Sub extends string, All extends string> = Exclude<Sub, All>;
 const dagFileCodesAreApiCodes: [Missing<DagFileErrorCode, ApiErrorCode>] extends [never] ? true : never = true;
 void dagFileCodesAreApiCodes;
+const backfillCodesAreApiCodes: [Missing<BackfillRefusalCode, ApiErrorCode>] extends [never] ? true : never = true;
+void backfillCodesAreApiCodes;
 
 export class ApiError extends Error {
   readonly status: number;

@@ -5,6 +5,7 @@ import { pinoOf } from "../lib/logger.ts";
 import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, handleError } from "./errors.ts";
+import { backfillRoutes } from "./routes/backfills.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { dagRoutes, MAX_DAG_SOURCE_BYTES } from "./routes/dags.ts";
 import { healthRoutes, requestCounter } from "./routes/health.ts";
@@ -37,6 +38,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     api.addHook("onRequest", authHook(deps.auth));
     dagRoutes(api, deps);
     runRoutes(api, deps);
+    backfillRoutes(api, deps);
     logRoutes(api, deps);
     eventRoutes(api, deps);
   });

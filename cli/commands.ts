@@ -1,7 +1,7 @@
 // The client commands of the `ferry` CLI: each talks to a running Ferry through its REST API. Their
 // arguments arrive parsed and checked against the command's declaration (cli/main.ts, cli/args.ts).
 import { readFile } from "node:fs/promises";
-import { flag, list, text, type ParsedArgs } from "./args.ts";
+import { flag, list, text, UsageError, type ParsedArgs } from "./args.ts";
 import { CliError, type FerryClient } from "./client.ts";
 
 const enc = encodeURIComponent;
@@ -34,6 +34,30 @@ export async function dagsList(client: FerryClient, args: ParsedArgs, out: Out):
     [["DAG", "VERSION", "SCHEDULE", "PAUSED", "NEXT RUN"], ...res.dags.map((d: any) => [d.dagId, String(d.version), d.schedule ?? "manual", String(d.paused), d.nextRunAt ?? "-"])],
     out,
   );
+}
+
+export async function dagsBackfill(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [dagId] = args.positional;
+  const from = text(args, "from");
+  const to = text(args, "to");
+  if (from === undefined || to === undefined) {
+    throw new UsageError("dags backfill needs the range: --from ISO --to ISO\nusage: ferry dags backfill DAG --from ISO --to ISO [--max-active-runs N] [--reprocess none|failed|all] [--json]");
+  }
+  const body: Record<string, unknown> = { from, to };
+  const maxActiveRuns = text(args, "max-active-runs");
+  if (maxActiveRuns !== undefined) {
+    if (!/^\d+$/.test(maxActiveRuns)) throw new CliError(`--max-active-runs takes a whole number, got ${JSON.stringify(maxActiveRuns)}`);
+    body.maxActiveRuns = Number(maxActiveRuns);
+  }
+  if (text(args, "reprocess") !== undefined) body.reprocess = text(args, "reprocess");
+  const res = await client.json("POST", `/api/v1/dags/${enc(dagId!)}/backfills`, { json: body });
+  if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
+  const reprocessed = res.runs.filter((r: any) => r.action === "reprocessed").length;
+  out(
+    `backfill ${res.backfillId} of ${res.dagId}: ${res.runs.length} runs (${res.runs.length - reprocessed} created, ${reprocessed} reprocessed), ` +
+      `${res.leftAlone.length} ticks left alone; follow it with GET /api/v1/dags/${res.dagId}/backfills/${res.backfillId}`,
+  );
+  if (res.runs.length > 0) table([["RUN", "LOGICAL DATE", "ACTION"], ...res.runs.map((r: any) => [r.runId, r.logicalDate, r.action])], out);
 }
 
 function parseParam(kv: string): [string, unknown] {

@@ -2,7 +2,7 @@
 // commands are declared once below (arguments, options, help); cli/args.ts parses them with node:util.
 import { asksForHelp, commandHelp, parseCommandArgs, text, usageLine, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { clientSettings, CliError, FerryClient } from "./client.ts";
-import { dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
+import { dagsBackfill, dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
 import { runLocalKube, runStart } from "./serve.ts";
 
 const JSON_OPTION: OptionSpec = { type: "boolean", help: "print the API's answer as JSON" };
@@ -42,6 +42,21 @@ const COMMANDS: Command[] = [
     run: async (a) => (await dagsPush(client(), a, out), 0),
   },
   { name: "dags list", args: [], options: { json: JSON_OPTION }, summary: "list DAGs", client: true, run: async (a) => (await dagsList(client(), a, out), 0) },
+  {
+    name: "dags backfill",
+    args: ["DAG"],
+    options: {
+      from: { type: "string", value: "ISO", help: "the first instant of the range (required; without an offset, in the DAG's timezone)" },
+      to: { type: "string", value: "ISO", help: "the last instant of the range, included (required)" },
+      "max-active-runs": { type: "string", value: "N", help: "the backfill's runs at once (default: the DAG's maxActiveRuns)" },
+      reprocess: { type: "string", value: "none|failed|all", help: "what to do with a tick that has a run already (default none)" },
+      json: JSON_OPTION,
+    },
+    summary: "run every schedule tick in a range",
+    details: "Runs oldest first. A tick that has a run is left alone (none), has its failed tasks cleared\n(failed), or is cleared whole (all).",
+    client: true,
+    run: async (a) => (await dagsBackfill(client(), a, out), 0),
+  },
   {
     name: "runs trigger",
     args: ["DAG"],

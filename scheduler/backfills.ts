@@ -4,7 +4,7 @@
 // by the scheduler from the backfill's own queue, oldest first, within its own maxActiveRuns.
 import type { Queryable } from "../db/db.ts";
 import type { DagDefinition } from "../sdk/definition.ts";
-import { dataIntervalOf, ticksBetween } from "./cron.ts";
+import { dataIntervalOf, firstTickAtOrAfter, ticksBetween } from "./cron.ts";
 import { insertBackfill, lockBackfill, markBackfillCancelled, type BackfillRow, type Reprocess } from "./backfills.repository.ts";
 import { getDagVersion, lockDag } from "./dags.repository.ts";
 import { downstreamOf } from "./run-planner.ts";
@@ -46,6 +46,10 @@ export function backfillTicks(def: DagDefinition, from: Date, to: Date, now: Dat
     return refuse("backfill_manual_dag", `DAG ${def.dagId} has no schedule (schedule: null), so it has no ticks to backfill; trigger its runs with POST /api/v1/dags/${def.dagId}/runs instead.`);
   }
   if (from > to) return refuse("backfill_reversed_range", `from (${from.toISOString()}) is after to (${to.toISOString()}): give the earlier instant as from.`);
+  const future = firstTickAtOrAfter(def.schedule, def.timezone, new Date(Math.max(from.getTime(), now.getTime() + 1)));
+  if (future <= to) {
+    return refuse("backfill_in_future", `The tick ${future.toISOString()} has not come yet (it is ${now.toISOString()}): a backfill covers past ticks only; end the range before then.`);
+  }
   const ticks = ticksBetween(def.schedule, def.timezone, from, to, MAX_BACKFILL_TICKS);
   const schedule = `the schedule "${def.schedule}" (${def.timezone})`;
   if (ticks.length === 0) {
@@ -53,10 +57,6 @@ export function backfillTicks(def: DagDefinition, from: Date, to: Date, now: Dat
   }
   if (ticks.length > MAX_BACKFILL_TICKS) {
     return refuse("backfill_too_many_ticks", `[${from.toISOString()}, ${to.toISOString()}] holds more than ${MAX_BACKFILL_TICKS} ticks of ${schedule}; split it into several backfills.`);
-  }
-  const future = ticks.find((t) => t > now);
-  if (future) {
-    return refuse("backfill_in_future", `The tick ${future.toISOString()} has not come yet (it is ${now.toISOString()}): a backfill covers past ticks only; end the range before then.`);
   }
   return { ok: true, ticks };
 }

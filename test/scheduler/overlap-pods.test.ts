@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { POD_SELECTOR } from "../../executor/pod-names.ts";
 import { waitFor, type TestFerry } from "../support/ferry.ts";
-import { manualClock, startClockedFerry } from "./support.ts";
+import { startClockedFerry } from "./clocked-ferry.ts";
+import { manualClock } from "./support.ts";
 
 describe("overlap replace with Pods", { timeout: 120_000 }, () => {
   const clock = manualClock("2026-01-01T00:00:00Z");

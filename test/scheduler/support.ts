@@ -1,11 +1,7 @@
 // Shared by the scheduler tests that drive a Scheduler against a real Postgres with a clock of their own:
 // a DAG definition to store, a settable clock, and the few steps of the executor those tests stand in for.
 import type { Db } from "../../db/db.ts";
-import { createWakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../lib/logger.ts";
-import { Scheduler } from "../../scheduler/scheduler.ts";
 import type { DagDefinition } from "../../sdk/definition.ts";
-import { startTestFerry, type TestFerry } from "../support/ferry.ts";
 
 export function definition(dagId: string, over: Partial<DagDefinition> = {}): DagDefinition {
   const t = { retries: 0, retryDelayMs: 0, retryBackoff: "fixed" as const, timeoutMs: null, triggerRule: "all_success" as const };
@@ -85,23 +81,4 @@ export async function endScheduledTasks(db: Db, dagId: string, state: "success" 
     `UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE dag_id = $1 AND state = 'running' AND ($2::text IS NULL OR run_id = $2)`,
     [dagId, runId ?? null],
   );
-}
-
-/**
- * A whole test Ferry (API, executor, localkube, a folder log store) whose scheduler runs on `clock`:
- * schedule ticks come due when the test says, while Pods run in real time.
- */
-export async function startClockedFerry(clock: () => Date): Promise<{ f: TestFerry; close(): Promise<void> }> {
-  const f = await startTestFerry({ s3: false, env: { FERRY_COMPONENTS: "api,executor" } });
-  const wakeup = await createWakeup(f.ferry.db);
-  const scheduler = new Scheduler(f.ferry.db, wakeup, silentLogger, { clock, pollIntervalMs: 100 });
-  scheduler.start();
-  return {
-    f,
-    async close() {
-      await scheduler.stop();
-      await wakeup.close();
-      await f.close();
-    },
-  };
 }

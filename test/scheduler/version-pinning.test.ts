@@ -8,7 +8,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { waitFor, type TestFerry } from "../support/ferry.ts";
-import { manualClock, startClockedFerry } from "./support.ts";
+import { startClockedFerry } from "./clocked-ferry.ts";
+import { manualClock } from "./support.ts";
 
 describe("a run pins its DAG version", { timeout: 120_000 }, () => {
   const clock = manualClock("2026-01-01T00:00:00Z");
