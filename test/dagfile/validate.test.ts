@@ -111,7 +111,7 @@ test("every problem is reported at once", async () => {
   retires: 3,
   defaults: { retries: -1, retryDelay: "soon" },
 } as any, () => {
-  task("count", () => 1, { dependsOn: ["missing"], timeout: "20 minutes", triggerRule: "sometimes" as any, retryBackoff: "linear" as any });
+  task("count", () => 1, { dependsOn: ["missing"], timeout: "20 minutes", triggerRule: "sometimes" as any, retryBackoff: "linear" as any, infraRetries: 1.5 });
   podTask("pod", { command: ["echo", 1 as any], env: { N: 5 as any }, resources: { limits: { memory: "lots" } } } as any);
 });`);
   const paths = problems.map((p) => p.path).sort();
@@ -123,6 +123,7 @@ test("every problem is reported at once", async () => {
     "retires",
     "schedule",
     "tasks.count.dependsOn[0]",
+    "tasks.count.infraRetries",
     "tasks.count.retryBackoff",
     "tasks.count.timeout",
     "tasks.count.triggerRule",
@@ -133,7 +134,7 @@ test("every problem is reported at once", async () => {
     "timezone",
   ]);
   assert.match(find(problems, "retires").message, /Did you mean defaults: \{ retries: \.\.\. \}/);
-  assert.match(error.message, /15 problems/);
+  assert.match(error.message, /16 problems/);
   for (const p of problems) assert.ok(error.message.includes(p.path), `message should list ${p.path}`);
 });
 

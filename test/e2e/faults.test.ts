@@ -58,8 +58,9 @@ describe("Ferry under cluster faults", { timeout: 240_000 }, () => {
     await noPodsLeft();
   });
 
+  // infraRetries: 0 — such failures are otherwise retried without using up retries (test/executor/infra-and-timeouts.test.ts).
   it("fails a try whose image cannot be pulled, and says why", async () => {
-    await push("bad_image", `  podTask("pull", { image: "registry.invalid/nope:1", command: ["true"] });`);
+    await push("bad_image", `  podTask("pull", { image: "registry.invalid/nope:1", command: ["true"], infraRetries: 0 });`);
     faults().set({ imagePullFailures: ["registry.invalid/*"] });
     try {
       await trigger("bad_image", "r1");
@@ -73,7 +74,7 @@ describe("Ferry under cluster faults", { timeout: 240_000 }, () => {
   });
 
   it("fails a try whose Pod cannot be scheduled", async () => {
-    await push("no_node", `  podTask("place", { image: "busybox", command: ["true"], nodeSelector: { disktype: "ssd" } });`);
+    await push("no_node", `  podTask("place", { image: "busybox", command: ["true"], nodeSelector: { disktype: "ssd" }, infraRetries: 0 });`);
     await trigger("no_node", "r1");
     const run = await f.waitForRun("no_node", "r1");
     assert.equal(run.state, "failed");
