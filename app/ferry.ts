@@ -160,6 +160,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       executor = new Executor(db, kube, logStore, await newWakeup(), log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
         pendingTimeoutMs: config.podPendingTimeoutMs,
+        timeoutGraceMs: config.timeoutGraceMs,
         logFlushIntervalMs: config.logFlushIntervalMs,
         logChunkBytes: config.logChunkBytes,
         logDrainTimeoutMs: config.logDrainTimeoutMs,

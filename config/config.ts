@@ -31,8 +31,10 @@ export interface FerryConfig {
   logStoreUrl: string;
   /** Most task Pods this executor runs at once. @default 32 */
   maxRunningTasks: number;
-  /** A Pod that cannot start (image pull errors, no node) fails its try after this long. @default 300000 (5 min) */
+  /** The start timeout: a Pod not running after this long fails its try. @default 300000 (5 min) */
   podPendingTimeoutMs: number;
+  /** The timeout backstop: how far past its timeout a container may run before Ferry stops it. @default 60000 */
+  timeoutGraceMs: number;
   /** Log shipping: how long a printed byte may wait before it is put to the store, the largest chunk, and how
    * long a read of an ended container's log may go without progress. @default 1000 ms, 1 MiB, 10000 ms */
   logFlushIntervalMs: number;
@@ -59,7 +61,7 @@ export interface FerryConfig {
   components: { api: boolean; scheduler: boolean; executor: boolean };
   /**
    * The Kubernetes client's guards: writes per second and burst, shared by every write of the process
-   * (FERRY_KUBE_QPS, @default 20; FERRY_KUBE_BURST, @default 40), the longest wait for an answer
+   * (FERRY_KUBE_QPS, @default 50; FERRY_KUBE_BURST, @default 100), the longest wait for an answer
    * (FERRY_KUBE_REQUEST_TIMEOUT_SECONDS, @default 30), and how long a watch may bring nothing, not even
    * a bookmark, before it is restarted (FERRY_KUBE_WATCH_IDLE_SECONDS, @default 120).
    */
@@ -170,6 +172,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
     podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
+    timeoutGraceMs: integer(env, "FERRY_TIMEOUT_GRACE_SECONDS", 60, 1, 24 * 3600) * 1000,
     logFlushIntervalMs: integer(env, "FERRY_LOG_FLUSH_INTERVAL_MS", 1000, 50, 60_000),
     logChunkBytes: integer(env, "FERRY_LOG_CHUNK_BYTES", 1024 * 1024, 4096, 64 * 1024 * 1024),
     logDrainTimeoutMs: integer(env, "FERRY_LOG_DRAIN_TIMEOUT_SECONDS", 10, 1, 3600) * 1000,
@@ -184,8 +187,9 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     log: { level: oneOf(env, "FERRY_LOG_LEVEL", LOG_LEVELS, "info"), format: oneOf(env, "FERRY_LOG_FORMAT", LOG_FORMATS, "auto") },
     components: parseComponents(env.FERRY_COMPONENTS),
     kubeClient: {
-      qps: positiveNumber(env, "FERRY_KUBE_QPS", 20, 100_000),
-      burst: integer(env, "FERRY_KUBE_BURST", 40, 1, 100_000),
+      // Each try costs two writes (create, delete): 50/s lets a process start about 25 tries a second.
+      qps: positiveNumber(env, "FERRY_KUBE_QPS", 50, 100_000),
+      burst: integer(env, "FERRY_KUBE_BURST", 100, 1, 100_000),
       requestTimeoutMs: integer(env, "FERRY_KUBE_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,
       watchIdleMs: integer(env, "FERRY_KUBE_WATCH_IDLE_SECONDS", 120, 1, 24 * 3600) * 1000,
     },

@@ -20,7 +20,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [1000, 1024 * 1024, 10_000]);
     assert.deepEqual(c.localkube, { faults: {}, instant: false, logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 5 });
     assert.deepEqual(c.log, { level: "info", format: "auto" }, "JSON lines unless stderr is a terminal");
-    assert.deepEqual(c.kubeClient, { qps: 20, burst: 40, requestTimeoutMs: 30_000, watchIdleMs: 120_000 });
+    assert.deepEqual(c.kubeClient, { qps: 50, burst: 100, requestTimeoutMs: 30_000, watchIdleMs: 120_000 });
   });
 
   it("reads every setting", () => {
@@ -45,6 +45,7 @@ describe("configuration from the environment", () => {
         FERRY_LOCALKUBE_LOG_MAX_FILES: "2",
         FERRY_LOG_LEVEL: "warn",
         FERRY_LOG_FORMAT: "pretty",
+        FERRY_TIMEOUT_GRACE_SECONDS: "5",
         FERRY_KUBE_QPS: "2.5",
         FERRY_KUBE_BURST: "5",
         FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "10",
@@ -57,6 +58,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.logStoreUrl, "s3://logs/ferry");
     assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
     assert.equal(c.podPendingTimeoutMs, 60_000);
+    assert.equal(c.timeoutGraceMs, 5000);
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [250, 65536, 3000]);
     assert.equal(c.retentionDays, 30);
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });
