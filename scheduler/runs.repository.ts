@@ -364,8 +364,9 @@ export async function dagsWithQueuedRuns(db: Queryable): Promise<string[]> {
 /** Live backfills whose queue holds runs, with what starting them needs. */
 export async function backfillsWithQueuedRuns(db: Queryable): Promise<{ backfillId: string; dagId: string; maxActiveRuns: number }[]> {
   const rows = await db.query<{ id: string; dag_id: string; max_active_runs: number }>(
+    // From the queued runs (few, and indexed) to their backfills: completed backfills pile up over time.
     `SELECT b.id, b.dag_id, b.max_active_runs FROM backfills b
-      WHERE b.cancelled_at IS NULL AND EXISTS (SELECT 1 FROM dag_runs r WHERE r.backfill_id = b.id AND r.state = 'queued')`,
+      WHERE b.cancelled_at IS NULL AND b.id IN (SELECT r.backfill_id FROM dag_runs r WHERE r.state = 'queued' AND r.backfill_id IS NOT NULL)`,
   );
   return rows.map((r) => ({ backfillId: String(r.id), dagId: r.dag_id, maxActiveRuns: r.max_active_runs }));
 }
