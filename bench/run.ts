@@ -31,6 +31,7 @@ import { benchLargeOutput } from "./large-output.ts";
 const TOKEN = "bench-admin-token-0123456789";
 const WIDTH = Number(process.env.BENCH_TASKS ?? 40);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function stats(samples: number[]): string {
   const s = [...samples].sort((a, b) => a - b);
@@ -148,7 +149,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   tasks: async () => {
     await benchFerry(false);
     await benchFerry(true);
-    await benchBuiltTasks(WIDTH, RUNS);
+    await benchBuiltTasks(WIDTH, RUNS, ROUNDS);
   },
   scheduler: () => benchSchedulerIdle(2000),
   logs: benchLargeOutput,
