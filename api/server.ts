@@ -6,6 +6,7 @@ import { authHook } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, handleError } from "./errors.ts";
 import { backfillRoutes } from "./routes/backfills.ts";
+import { poolRoutes } from "./routes/pools.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { dagRoutes, MAX_DAG_SOURCE_BYTES } from "./routes/dags.ts";
 import { healthRoutes, requestCounter } from "./routes/health.ts";
@@ -39,6 +40,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     dagRoutes(api, deps);
     runRoutes(api, deps);
     backfillRoutes(api, deps);
+    poolRoutes(api, deps);
     logRoutes(api, deps);
     eventRoutes(api, deps);
   });

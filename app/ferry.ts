@@ -159,6 +159,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       if (!workerApiUrl) throw new Error("FERRY_WORKER_API_URL must be set when this process runs the executor without the API.");
       executor = new Executor(db, kube, logStore, await newWakeup(), log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
+        parallelism: config.parallelism,
         pendingTimeoutMs: config.podPendingTimeoutMs,
         timeoutGraceMs: config.timeoutGraceMs,
         logFlushIntervalMs: config.logFlushIntervalMs,

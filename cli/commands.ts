@@ -7,7 +7,7 @@ import { CliError, type FerryClient } from "./client.ts";
 const enc = encodeURIComponent;
 type Out = (line: string) => void;
 
-function table(rows: string[][], out: Out): void {
+export function table(rows: string[][], out: Out): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
   for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
 }

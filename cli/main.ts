@@ -3,6 +3,7 @@
 import { asksForHelp, commandHelp, parseCommandArgs, text, usageLine, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { clientSettings, CliError, FerryClient } from "./client.ts";
 import { dagsBackfill, dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
+import { poolsDelete, poolsList, poolsSet } from "./pools.ts";
 import { runLocalKube, runStart } from "./serve.ts";
 
 const JSON_OPTION: OptionSpec = { type: "boolean", help: "print the API's answer as JSON" };
@@ -80,6 +81,21 @@ const COMMANDS: Command[] = [
   },
   { name: "runs show", args: ["DAG", "RUN"], options: { json: JSON_OPTION }, summary: "show a run and its tasks", client: true, run: async (a) => (await runsShow(client(), a, out), 0) },
   { name: "runs cancel", args: ["DAG", "RUN"], options: { json: JSON_OPTION }, summary: "cancel a run", client: true, run: async (a) => (await runsCancel(client(), a, out), 0) },
+  { name: "pools list", args: [], options: { json: JSON_OPTION }, summary: "list pools and their slots", client: true, run: async (a) => (await poolsList(client(), a, out), 0) },
+  {
+    name: "pools set",
+    args: ["NAME"],
+    options: {
+      slots: { type: "string", value: "N", help: "how many of the pool's tasks may be queued or running at once (required)" },
+      description: { type: "string", value: "TEXT", help: "what the pool is for" },
+      json: JSON_OPTION,
+    },
+    summary: "make a pool or change its slots",
+    details: "A task takes a slot of its pool (task option `pool`, default \"default\") while it is queued or running.",
+    client: true,
+    run: async (a) => (await poolsSet(client(), a, out), 0),
+  },
+  { name: "pools delete", args: ["NAME"], options: {}, summary: "delete a pool (its tasks wait until it exists again)", client: true, run: async (a) => (await poolsDelete(client(), a, out), 0) },
   {
     name: "logs",
     args: ["DAG", "RUN", "TASK"],

@@ -31,6 +31,8 @@ export interface FerryConfig {
   logStoreUrl: string;
   /** Most task Pods this executor runs at once. @default 32 */
   maxRunningTasks: number;
+  /** Most tries queued or running across every executor sharing the database; null for no bound. @default null */
+  parallelism: number | null;
   /** The start timeout: a Pod not running after this long fails its try. @default 300000 (5 min) */
   podPendingTimeoutMs: number;
   /** The timeout backstop: how far past its timeout a container may run before Ferry stops it. @default 60000 */
@@ -171,6 +173,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     workerApiUrl: env.FERRY_WORKER_API_URL || null,
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
+    parallelism: env.FERRY_PARALLELISM ? integer(env, "FERRY_PARALLELISM", 0, 1, 1_000_000) : null,
     podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
     timeoutGraceMs: integer(env, "FERRY_TIMEOUT_GRACE_SECONDS", 60, 1, 24 * 3600) * 1000,
     logFlushIntervalMs: integer(env, "FERRY_LOG_FLUSH_INTERVAL_MS", 1000, 50, 60_000),

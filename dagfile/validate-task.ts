@@ -15,7 +15,10 @@ import {
 import { parseDuration } from "./duration.ts";
 import type { SourcePosition } from "./types.ts";
 
-export const TASK_DEFAULT_KEYS = ["retries", "infraRetries", "retryDelay", "retryBackoff", "timeout", "triggerRule"] as const;
+export const TASK_DEFAULT_KEYS = ["retries", "infraRetries", "retryDelay", "retryBackoff", "timeout", "triggerRule", "pool", "priority"] as const;
+/** What a pool may be called (the API's `PUT /api/v1/pools/{name}` checks the same). */
+export const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
 export const TASK_OPTION_KEYS = ["dependsOn", ...TASK_DEFAULT_KEYS] as const;
 export const FUNCTION_TASK_KEYS = [...TASK_OPTION_KEYS, "resources"] as const;
 export const POD_SPEC_KEYS = [
@@ -44,6 +47,8 @@ export interface PartialTaskOptions {
   retryBackoff?: RetryBackoff;
   timeoutMs?: number | null;
   triggerRule?: TriggerRule;
+  pool?: string;
+  priority?: number;
 }
 
 export function checkTaskOptionValues(
@@ -53,7 +58,15 @@ export function checkTaskOptionValues(
   at?: SourcePosition,
 ): PartialTaskOptions {
   const out: PartialTaskOptions = {};
-  const { retries, infraRetries, retryDelay, retryBackoff, timeout, triggerRule } = options;
+  const { retries, infraRetries, retryDelay, retryBackoff, timeout, triggerRule, pool, priority } = options;
+  if (pool !== undefined) {
+    if (typeof pool === "string" && POOL_NAME.test(pool)) out.pool = pool;
+    else problems.add(joinPath(path, "pool"), `must be a pool name (1 to 64 letters, digits, "_", "-" or "."), got ${describe(pool)}`, at);
+  }
+  if (priority !== undefined) {
+    if (typeof priority === "number" && Number.isInteger(priority) && Math.abs(priority) <= 1_000_000) out.priority = priority;
+    else problems.add(joinPath(path, "priority"), `must be an integer from -1000000 to 1000000, got ${describe(priority)}`, at);
+  }
   if (retries !== undefined) {
     if (typeof retries === "number" && Number.isInteger(retries) && retries >= 0) out.retries = retries;
     else problems.add(joinPath(path, "retries"), `must be a non-negative integer, got ${describe(retries)}`, at);

@@ -37,6 +37,7 @@ const DAG_OPTION_KEYS = [
   "catchup",
   "overlap",
   "maxActiveRuns",
+  "maxActiveTasks",
   "params",
   "defaults",
   "description",
@@ -50,6 +51,8 @@ export const BUILT_IN_TASK_DEFAULTS: Omit<CompiledTaskOptions, "dependsOn"> = {
   retryBackoff: "fixed",
   timeoutMs: null,
   triggerRule: "all_success",
+  pool: "default",
+  priority: 0,
 };
 
 /** Maps a call-site stack captured by the SDK to a position in the DAG file. */
@@ -84,7 +87,7 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
       didYouMean(key, TASK_DEFAULT_KEYS).replace(/"(\w+)"\?$/, 'defaults: { $1: ... }? Task options for every task go in defaults.');
     problems.add(joinPath("", key), `unknown dag option "${key}".${hint}`, at);
   }
-  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, params, defaults, description, tags } = options;
+  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, maxActiveTasks, params, defaults, description, tags } = options;
 
   let zoneOk = true;
   if (timezone !== undefined) {
@@ -125,6 +128,10 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
   if (maxActiveRuns !== undefined) {
     if (typeof maxActiveRuns === "number" && Number.isInteger(maxActiveRuns) && maxActiveRuns >= 1) out.maxActiveRuns = maxActiveRuns;
     else problems.add("maxActiveRuns", `must be an integer of at least 1, got ${describe(maxActiveRuns)}`, at);
+  }
+  if (maxActiveTasks !== undefined) {
+    if (typeof maxActiveTasks === "number" && Number.isInteger(maxActiveTasks) && maxActiveTasks >= 1) out.maxActiveTasks = maxActiveTasks;
+    else problems.add("maxActiveTasks", `must be an integer of at least 1, got ${describe(maxActiveTasks)}`, at);
   }
   if (params !== undefined) {
     if (!isPlainObject(params) || "$unsupported" in params) problems.add("params", `must be an object, got ${describe(params)}`, at);

@@ -145,7 +145,7 @@ export class Executor {
       this.log.info("adopted try", { pod: t.podName, state: t.state });
       this.addHandle(t, "adopted"); // its first step reads its Pod, if it has one
     }
-    for (const t of await claimTasks(this.db, this.id, this.kube.namespace, Math.max(room(), 0), this.o.leaseMs)) {
+    for (const t of await claimTasks(this.db, this.id, this.kube.namespace, Math.max(room(), 0), this.o.leaseMs, this.o.parallelism)) {
       this.addHandle(t, "claimed");
     }
     const live = [...this.handles.values()].filter((h) => h.phase !== "ended" && h.phase !== "logSafe");
@@ -378,6 +378,8 @@ export class Executor {
           tryNumber: h.t.tryNumber,
           dagVersion: h.t.dagVersion,
           logicalDate: h.t.logicalDate.toISOString(),
+          dataIntervalStart: (h.t.dataIntervalStart ?? h.t.logicalDate).toISOString(),
+          dataIntervalEnd: (h.t.dataIntervalEnd ?? h.t.logicalDate).toISOString(),
           params: h.t.params,
           tasks: results,
         },

@@ -3,7 +3,10 @@ import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
 import { INFRA_RETRY_DELAY_MS } from "./retry-policy.ts";
 
 export interface ExecutorOptions {
+  /** Most tries this executor holds at once. */
   maxRunningTasks: number;
+  /** Most tries queued or running across every executor (FERRY_PARALLELISM); null for no bound. @default null */
+  parallelism?: number | null;
   workerImage: string;
   /** Resolved lazily: the API's own address is known only once it listens. */
   workerApiUrl: () => string;
@@ -36,6 +39,7 @@ export type CompiledExecutorOptions = Required<ExecutorOptions>;
 export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorOptions {
   return {
     pollIntervalMs: 1000,
+    parallelism: null,
     leaseMs: 30_000,
     pendingTimeoutMs: 300_000,
     timeoutGraceMs: 60_000,

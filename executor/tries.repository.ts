@@ -73,27 +73,74 @@ function checkpointOf(r: Record<string, unknown>): LogCheckpoint | null {
   return r.log_resume_since ? { since: r.log_resume_since as string, offset: Number(r.log_resume_offset) } : null;
 }
 
-/** Takes up to `limit` scheduled tasks: each gets its next try number, a try row and a Pod name. */
-export async function claimTasks(db: Db, executorId: string, namespace: string, limit: number, leaseMs: number): Promise<ActiveTry[]> {
+/**
+ * Takes up to `limit` scheduled tasks that have room to run: a free slot in their pool, room under their
+ * DAG's maxActiveTasks and under `parallelism` (tries queued or running across every executor; null for
+ * no bound). Higher priority first, then the task scheduled first. Each gets its next try number, a try
+ * row and a Pod name. Claims are serialised (one transaction-scoped advisory lock), so executors
+ * claiming at once never overfill a pool between them.
+ */
+export async function claimTasks(
+  db: Db,
+  executorId: string,
+  namespace: string,
+  limit: number,
+  leaseMs: number,
+  parallelism: number | null = null,
+): Promise<ActiveTry[]> {
   if (limit <= 0) return [];
   return db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('ferry-claim-tasks'))`);
+    if (parallelism !== null) {
+      const [active] = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM task_instances WHERE state IN (${sqlStates(ACTIVE_TASK_STATES)})`);
+      limit = Math.min(limit, parallelism - active!.n);
+      if (limit <= 0) return [];
+    }
+    // A window rank per pool and per DAG says how far down its queue a task is; it may start when that
+    // is within the free slots. (A task held back by its DAG still takes a place in its pool's queue
+    // this pass: claims are never too many, at worst a pass fills a little less.)
     const picked = await tx.query(
-      `SELECT ti.id, ti.task_id, ti.try_number + 1 AS next_try, r.dag_id, r.run_id
-         FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
-        WHERE ti.state = 'scheduled' AND r.state = 'running'
-        ORDER BY ti.id LIMIT $1 FOR UPDATE OF ti SKIP LOCKED`,
+      `WITH active AS (
+         SELECT ti.pool, r.dag_id FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+          WHERE ti.state IN (${sqlStates(ACTIVE_TASK_STATES)})
+       ), ranked AS (
+         SELECT ti.id, ti.task_id, ti.try_number + 1 AS next_try, r.dag_id, r.run_id, ti.priority, ti.updated_at,
+                row_number() OVER (PARTITION BY ti.pool ORDER BY ti.priority DESC, ti.updated_at, ti.id) AS pool_place,
+                row_number() OVER (PARTITION BY r.dag_id ORDER BY ti.priority DESC, ti.updated_at, ti.id) AS dag_place,
+                p.slots - (SELECT count(*) FROM active a WHERE a.pool = ti.pool) AS pool_free,
+                d.max_active_tasks - (SELECT count(*) FROM active a WHERE a.dag_id = r.dag_id) AS dag_free
+           FROM task_instances ti
+           JOIN dag_runs r ON r.id = ti.run_pk
+           JOIN dags d ON d.dag_id = r.dag_id
+           LEFT JOIN pools p ON p.name = ti.pool
+          WHERE ti.state = 'scheduled' AND r.state = 'running'
+       )
+       SELECT id, task_id, next_try, dag_id, run_id FROM ranked
+        WHERE pool_place <= COALESCE(pool_free, 0) AND (dag_free IS NULL OR dag_place <= dag_free)
+        ORDER BY priority DESC, updated_at, id
+        LIMIT $1`,
       [limit],
     );
     if (picked.length === 0) return [];
-    const ids = picked.map((p) => String(p.id));
-    const tries = picked.map((p) => p.next_try as number);
-    const podNames = picked.map((p) =>
-      podNameFor({ dagId: p.dag_id as string, runId: p.run_id as string, taskId: p.task_id as string, tryNumber: p.next_try as number }),
+    // Under the claim lock no other executor takes them. A task the scheduler is moving right now
+    // (a cancel or clear holds its row) is skipped rather than waited for, so the two never deadlock,
+    // and the state check leaves one it has just moved where it is.
+    const locked = await tx.query(`SELECT id FROM task_instances WHERE id = ANY($1::bigint[]) AND state = 'scheduled' FOR UPDATE SKIP LOCKED`, [
+      picked.map((p) => String(p.id)),
+    ]);
+    const claimed = new Set(
+      (
+        await tx.query(`UPDATE task_instances SET state = 'queued', try_number = try_number + 1, result = NULL, updated_at = now() WHERE id = ANY($1::bigint[]) RETURNING id`, [
+          locked.map((l) => String(l.id)),
+        ])
+      ).map((c) => String(c.id)),
     );
-    await tx.query(
-      `UPDATE task_instances SET state = 'queued', try_number = try_number + 1, result = NULL, updated_at = now()
-        WHERE id = ANY($1::bigint[])`,
-      [ids],
+    const taken = picked.filter((p) => claimed.has(String(p.id)));
+    if (taken.length === 0) return [];
+    const ids = taken.map((p) => String(p.id));
+    const tries = taken.map((p) => p.next_try as number);
+    const podNames = taken.map((p) =>
+      podNameFor({ dagId: p.dag_id as string, runId: p.run_id as string, taskId: p.task_id as string, tryNumber: p.next_try as number }),
     );
     await tx.query(
       `INSERT INTO task_tries (task_instance_id, try_number, namespace, pod_name, state, executor_id, lease_until)

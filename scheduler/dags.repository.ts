@@ -98,12 +98,12 @@ export async function saveDagVersion(
       [definition.dagId, version, source, sha, bundle, JSON.stringify(definition)],
     );
     await tx.query(
-      `UPDATE dags SET latest_version = $2, updated_at = now(),
+      `UPDATE dags SET latest_version = $2, updated_at = now(), max_active_tasks = $5,
               next_run_at = CASE WHEN $3::boolean THEN $4::timestamptz ELSE next_run_at END,
               paused = CASE WHEN deleted_at IS NOT NULL THEN false ELSE paused END,
               deleted_at = NULL
         WHERE dag_id = $1`,
-      [definition.dagId, version, scheduleChanged, nextRunAt],
+      [definition.dagId, version, scheduleChanged, nextRunAt, definition.maxActiveTasks ?? null],
     );
     return { version, created: true };
   });

@@ -155,17 +155,22 @@ export async function createRuns(tx: Queryable, runs: NewRun[]): Promise<RunRow[
   const pks: string[] = [];
   const taskIds: string[] = [];
   const maxTries: number[] = [];
+  const pools: string[] = [];
+  const priorities: number[] = [];
   for (const run of created) {
     for (const t of byKey.get(`${run.dagId}\n${run.runId}`)!.definition.tasks) {
       pks.push(run.pk);
       taskIds.push(t.taskId);
       maxTries.push(t.retries + 1);
+      pools.push(t.pool ?? "default");
+      priorities.push(t.priority ?? 0);
     }
   }
   await tx.query(
-    `INSERT INTO task_instances (run_pk, task_id, state, max_tries)
-     SELECT t.run_pk, t.task_id, 'pending', t.max_tries FROM unnest($1::bigint[], $2::text[], $3::int[]) AS t(run_pk, task_id, max_tries)`,
-    [pks, taskIds, maxTries],
+    `INSERT INTO task_instances (run_pk, task_id, state, max_tries, pool, priority)
+     SELECT t.run_pk, t.task_id, 'pending', t.max_tries, t.pool, t.priority
+       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[]) AS t(run_pk, task_id, max_tries, pool, priority)`,
+    [pks, taskIds, maxTries, pools, priorities],
   );
   return created;
 }

@@ -27,6 +27,10 @@ export interface CompiledTaskOptions {
    * set by the compiler; absent only in DAG versions stored before the option existed (read as 3).
    */
   infraRetries?: number;
+  /** Absent (versions stored before pools) = "default". */
+  pool?: string;
+  /** Absent = 0. */
+  priority?: number;
   retryDelayMs: number;
   retryBackoff: RetryBackoff;
   /** null = no timeout. */
@@ -89,6 +93,8 @@ export interface DagDefinition {
   /** Absent = "allow". */
   overlap?: OverlapPolicy;
   maxActiveRuns: number;
+  /** Absent = no limit of its own. */
+  maxActiveTasks?: number;
   params: Record<string, unknown>;
   description: string | null;
   tags: string[];

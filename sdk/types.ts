@@ -65,6 +65,18 @@ export interface TaskOptions {
    * @default "all_success"
    */
   triggerRule?: TriggerRule;
+  /**
+   * The pool whose slots the task's tries take while they are queued or running (`PUT
+   * /api/v1/pools/{name}` makes one). A task whose pool is full, or does not exist, waits `scheduled`.
+   * @default "default" (128 slots unless changed)
+   */
+  pool?: string;
+  /**
+   * When slots are scarce, tasks with a higher priority start first; among equals, the one scheduled
+   * first. An integer from -1,000,000 to 1,000,000.
+   * @default 0
+   */
+  priority?: number;
 }
 
 /** Task option defaults a DAG can set for all its tasks (`dependsOn` is per task). */
@@ -161,6 +173,11 @@ export interface DagOptions {
    * @default 16
    */
   maxActiveRuns?: number;
+  /**
+   * How many of this DAG's tasks may be queued or running at once, across all its runs.
+   * @default no limit of its own (pools and FERRY_PARALLELISM still apply)
+   */
+  maxActiveTasks?: number;
   /**
    * Default run parameters (JSON), overridable per run.
    * @default {}

@@ -21,6 +21,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.localkube, { faults: {}, instant: false, logMaxBytes: 10 * 1024 * 1024, logMaxFiles: 5 });
     assert.deepEqual(c.log, { level: "info", format: "auto" }, "JSON lines unless stderr is a terminal");
     assert.deepEqual(c.kubeClient, { qps: 50, burst: 100, requestTimeoutMs: 30_000, watchIdleMs: 120_000 });
+    assert.equal(c.parallelism, null, "no bound across executors unless FERRY_PARALLELISM says");
   });
 
   it("reads every setting", () => {
@@ -46,6 +47,7 @@ describe("configuration from the environment", () => {
         FERRY_LOG_LEVEL: "warn",
         FERRY_LOG_FORMAT: "pretty",
         FERRY_TIMEOUT_GRACE_SECONDS: "5",
+        FERRY_PARALLELISM: "12",
         FERRY_KUBE_QPS: "2.5",
         FERRY_KUBE_BURST: "5",
         FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "10",
@@ -59,6 +61,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
     assert.equal(c.podPendingTimeoutMs, 60_000);
     assert.equal(c.timeoutGraceMs, 5000);
+    assert.equal(c.parallelism, 12);
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [250, 65536, 3000]);
     assert.equal(c.retentionDays, 30);
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });

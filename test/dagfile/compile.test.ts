@@ -12,7 +12,7 @@ async function compileError(source: string): Promise<DagFileError> {
   return (result as { ok: false; error: DagFileError }).error;
 }
 
-const retryDefaults = { retries: 2, infraRetries: 3, retryDelayMs: 30_000, retryBackoff: "fixed", timeoutMs: 1_200_000, triggerRule: "all_success" } as const;
+const retryDefaults = { retries: 2, infraRetries: 3, retryDelayMs: 30_000, retryBackoff: "fixed", timeoutMs: 1_200_000, triggerRule: "all_success", pool: "default", priority: 0 } as const;
 
 test("the README's example compiles to the expected definition", async () => {
   const result = await compileDagFile(await readFile(fixture, "utf8"));
@@ -59,7 +59,7 @@ test("built-in defaults apply without DAG defaults; tasks come out in dependency
   const result = await compileDagFile(`
 import { dag, task } from "ferry";
 export default dag("order", { schedule: "@daily", description: "d", tags: ["a"] }, () => {
-  task("last", () => 1, { dependsOn: ["middle"], retries: 1, infraRetries: 0, retryBackoff: "exponential", timeout: "1h30m", triggerRule: "all_done" });
+  task("last", () => 1, { dependsOn: ["middle"], retries: 1, infraRetries: 0, retryBackoff: "exponential", timeout: "1h30m", triggerRule: "all_done", pool: "etl", priority: 5 });
   task("middle", () => 1, { dependsOn: ["first"], retryDelay: 90 });
   task("first", () => 1, { resources: { limits: { memory: "1Gi" } } });
 });`);
@@ -85,11 +85,13 @@ export default dag("order", { schedule: "@daily", description: "d", tags: ["a"] 
     retryBackoff: "fixed",
     timeoutMs: null,
     triggerRule: "all_success",
+    pool: "default",
+    priority: 0,
   });
   assert.equal(d.tasks[1].retryDelayMs, 90_000);
   assert.deepEqual(
     { ...d.tasks[2], kind: undefined, taskId: undefined },
-    { taskId: undefined, kind: undefined, dependsOn: ["middle"], retries: 1, infraRetries: 0, retryDelayMs: 30_000, retryBackoff: "exponential", timeoutMs: 5_400_000, triggerRule: "all_done" },
+    { taskId: undefined, kind: undefined, dependsOn: ["middle"], retries: 1, infraRetries: 0, retryDelayMs: 30_000, retryBackoff: "exponential", timeoutMs: 5_400_000, triggerRule: "all_done", pool: "etl", priority: 5 },
   );
 });
 

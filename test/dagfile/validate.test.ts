@@ -111,7 +111,7 @@ test("every problem is reported at once", async () => {
   retires: 3,
   defaults: { retries: -1, retryDelay: "soon" },
 } as any, () => {
-  task("count", () => 1, { dependsOn: ["missing"], timeout: "20 minutes", triggerRule: "sometimes" as any, retryBackoff: "linear" as any, infraRetries: 1.5 });
+  task("count", () => 1, { dependsOn: ["missing"], timeout: "20 minutes", triggerRule: "sometimes" as any, retryBackoff: "linear" as any, infraRetries: 1.5, pool: "no pools/here", priority: 0.5 });
   podTask("pod", { command: ["echo", 1 as any], env: { N: 5 as any }, resources: { limits: { memory: "lots" } } } as any);
 });`);
   const paths = problems.map((p) => p.path).sort();
@@ -124,6 +124,8 @@ test("every problem is reported at once", async () => {
     "schedule",
     "tasks.count.dependsOn[0]",
     "tasks.count.infraRetries",
+    "tasks.count.pool",
+    "tasks.count.priority",
     "tasks.count.retryBackoff",
     "tasks.count.timeout",
     "tasks.count.triggerRule",
@@ -134,7 +136,7 @@ test("every problem is reported at once", async () => {
     "timezone",
   ]);
   assert.match(find(problems, "retires").message, /Did you mean defaults: \{ retries: \.\.\. \}/);
-  assert.match(error.message, /16 problems/);
+  assert.match(error.message, /18 problems/);
   for (const p of problems) assert.ok(error.message.includes(p.path), `message should list ${p.path}`);
 });
 
