@@ -10,6 +10,7 @@ import { Executor, type ExecutorOptions } from "../../executor/executor.ts";
 import type { Db } from "../../db/db.ts";
 import { createWakeup } from "../../db/wakeup.ts";
 import type { LocalKubeOptions } from "../../localkube/index.ts";
+import type { SchedulerOptions } from "../../scheduler/scheduler.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 import { startS3, type TestS3 } from "./s3.ts";
 
@@ -30,6 +31,8 @@ export interface TestFerryOptions {
   s3?: boolean;
   env?: Record<string, string>;
   executor?: Partial<ExecutorOptions>;
+  /** The scheduler's options (its poll interval is 200 ms unless given). */
+  scheduler?: SchedulerOptions;
   localkube?: Partial<LocalKubeOptions>;
 }
 
@@ -51,7 +54,7 @@ export async function startTestFerry(opts: TestFerryOptions = {}): Promise<TestF
   const quiet = process.env.FERRY_TEST_VERBOSE ? { format: "pretty" as const } : { level: "silent" as const };
   const ferry = await startFerry(config, {
     log: createLogger("ferry", quiet),
-    scheduler: { pollIntervalMs: 200 },
+    scheduler: { pollIntervalMs: 200, ...opts.scheduler },
     executor: { pollIntervalMs: 200, logFlushIntervalMs: 200, ...opts.executor },
     // Small log files, so every test's Pod logs go through localkube's rotation (a kubelet rotates at 10 MiB).
     localkube: { logMaxBytes: 64 * 1024, ...opts.localkube },
