@@ -251,7 +251,7 @@ export async function applyTaskMoves(tx: Queryable, runPk: string, moves: TaskMo
     `UPDATE task_instances t
         SET state = m.to_state, updated_at = now(),
             retry_at = CASE WHEN m.to_state = 'scheduled' THEN NULL ELSE t.retry_at END,
-            ended_at = CASE WHEN m.to_state IN ('skipped', 'upstream_failed') THEN now() ELSE t.ended_at END
+            ended_at = CASE WHEN m.to_state IN (${sqlStates(FINISHED_TASK_STATES)}) THEN now() ELSE t.ended_at END
        FROM unnest($2::text[], $3::text[], $4::text[]) AS m(task_id, from_state, to_state)
       WHERE t.run_pk = $1 AND t.task_id = m.task_id AND t.state = m.from_state
       RETURNING t.id`,
