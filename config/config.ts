@@ -5,6 +5,10 @@ import path from "node:path";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../lib/logger.ts";
 import { faultsFromEnv, type FaultConfig } from "../localkube/faults.ts";
 
+/** What happens to a finished try's Pod once its log is safe (FERRY_POD_DELETION). */
+export const POD_DELETION_POLICIES = ["always", "keepFailed"] as const;
+export type PodDeletion = (typeof POD_DELETION_POLICIES)[number];
+
 export type KubeMode = "local" | "kubeconfig" | "in-cluster";
 
 export interface FerryConfig {
@@ -37,6 +41,11 @@ export interface FerryConfig {
   podPendingTimeoutMs: number;
   /** The timeout backstop: how far past its timeout a container may run before Ferry stops it. @default 60000 */
   timeoutGraceMs: number;
+  /** A finished try's Pod: deleted (`always`), or kept for `keepFailedPodsMs` when the try failed (`keepFailed`). */
+  podDeletion: PodDeletion;
+  keepFailedPodsMs: number;
+  /** How often Pods with Ferry's labels that no live try owns are removed. @default 60000 */
+  podSweepIntervalMs: number;
   /** Log shipping: how long a printed byte may wait before it is put to the store, the largest chunk, and how
    * long a read of an ended container's log may go without progress. @default 1000 ms, 1 MiB, 10000 ms */
   logFlushIntervalMs: number;
@@ -176,6 +185,9 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     parallelism: env.FERRY_PARALLELISM ? integer(env, "FERRY_PARALLELISM", 0, 1, 1_000_000) : null,
     podPendingTimeoutMs: integer(env, "FERRY_POD_PENDING_TIMEOUT_SECONDS", 300, 1, 7 * 24 * 3600) * 1000,
     timeoutGraceMs: integer(env, "FERRY_TIMEOUT_GRACE_SECONDS", 60, 1, 24 * 3600) * 1000,
+    podDeletion: oneOf(env, "FERRY_POD_DELETION", POD_DELETION_POLICIES, "always"),
+    keepFailedPodsMs: integer(env, "FERRY_POD_KEEP_FAILED_SECONDS", 3600, 1, 30 * 24 * 3600) * 1000,
+    podSweepIntervalMs: integer(env, "FERRY_POD_SWEEP_SECONDS", 60, 1, 24 * 3600) * 1000,
     logFlushIntervalMs: integer(env, "FERRY_LOG_FLUSH_INTERVAL_MS", 1000, 50, 60_000),
     logChunkBytes: integer(env, "FERRY_LOG_CHUNK_BYTES", 1024 * 1024, 4096, 64 * 1024 * 1024),
     logDrainTimeoutMs: integer(env, "FERRY_LOG_DRAIN_TIMEOUT_SECONDS", 10, 1, 3600) * 1000,

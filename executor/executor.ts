@@ -20,6 +20,7 @@ import { buildPod, TemplateRenderError } from "./pod-spec.ts";
 import { PodControl, type CreateOutcome, type PodRef, type StopOutcome } from "./pod-control.ts";
 import { newHandle, observePod, podGone, situationOf, timeoutOf, type TryHandle } from "./try-handle.ts";
 import { nextStep, type TryStep } from "./try-step.ts";
+import { PodSweeper } from "./pod-sweeper.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { DEFAULT_INFRA_RETRIES, retryDelayMs } from "./retry-policy.ts";
 import { TryAccount } from "./try-account.ts";
@@ -50,6 +51,7 @@ export class Executor {
   private readonly watcher: PodWatcher;
   private readonly pods: PodControl;
   private readonly account: TryAccount;
+  private readonly sweeper: PodSweeper;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private lastRenew = 0;
@@ -69,10 +71,12 @@ export class Executor {
     this.pods = new PodControl(kube, log);
     this.account = new TryAccount(db, kube, log, (p) => this.track(p));
     this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
+    this.sweeper = new PodSweeper(db, kube, [kube.namespace], log.child("sweeper"), this.o.sweepIntervalMs);
   }
 
   start(): void {
     this.watcher.start();
+    this.sweeper.start();
     this.loop ??= this.run();
   }
 
@@ -85,6 +89,7 @@ export class Executor {
     this.stopped = true;
     this.wakeup.poke();
     await this.loop;
+    await this.sweeper.stop();
     await this.watcher.stop();
     for (const h of this.handles.values()) h.shipper?.stop();
     await this.settle();
@@ -387,7 +392,7 @@ export class Executor {
           namespace: h.t.namespace,
           workerImage: this.o.workerImage,
           workerApiUrl: this.o.workerApiUrl(),
-          workerToken: workerTokenFor(this.o.workerSecret, h.t.dagId, h.t.dagVersion),
+          workerToken: workerTokenFor(this.o.workerSecret, { taskInstanceId: h.t.taskInstanceId, tryNumber: h.t.tryNumber, dagId: h.t.dagId, dagVersion: h.t.dagVersion }),
         },
       );
     } catch (err) {
@@ -436,6 +441,7 @@ export class Executor {
     };
     const state = await recordOutcome(this.db, this.id, h.t, o, rules);
     h.t.endedAt = new Date();
+    h.t.state = o.tryState;
     this.log.info(`try ended: ${o.tryState}`, { pod: h.t.podName, task: state, reason: o.reason, exitCode: o.exitCode, infra: o.infra });
     await notifyWakeup(this.db, "tasks");
   }
@@ -471,13 +477,21 @@ export class Executor {
     return { complete: false, bytes, problem };
   }
 
-  /** Deletes a finished try's Pod (its log is safe by now) and lets go of the try. */
+  /**
+   * Deletes a finished try's Pod (its log is safe by now) and lets go of the try; under keepFailed a
+   * failed try's Pod is kept for debugging instead, and swept once its time is up.
+   */
   private async reclaim(h: TryHandle): Promise<void> {
-    if (!h.gone) {
+    const keep = !h.gone && this.o.podDeletion === "keepFailed" && h.t.state === "failed";
+    if (!h.gone && !keep) {
       const deleted = await this.pods.delete(podRef(h), 0);
       if (deleted === "later") return; // asked again on the next pass
     }
-    await markReclaimed(this.db, this.id, h.t);
+    const keptUntil = keep ? new Date(Date.now() + this.o.keepFailedPodsMs) : null;
+    await markReclaimed(this.db, this.id, h.t, keptUntil);
+    if (keptUntil) {
+      this.account.note(h, "Normal", "PodKept", `the failed try's Pod ${h.t.namespace}/${h.t.podName} is kept for debugging until ${keptUntil.toISOString()} (FERRY_POD_DELETION=keepFailed)`);
+    }
     this.handles.delete(h.t.podName);
   }
 }

@@ -1,5 +1,6 @@
 // The executor's options as callers give them, and compiled with their defaults (one place for both).
 import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
+import type { PodDeletion } from "../config/config.ts";
 import { INFRA_RETRY_DELAY_MS } from "./retry-policy.ts";
 
 export interface ExecutorOptions {
@@ -22,6 +23,15 @@ export interface ExecutorOptions {
    * its deadline) is stopped by Ferry, and deleted if it runs this long again. @default 60000
    */
   timeoutGraceMs?: number;
+  /**
+   * What happens to a try's Pod once its log is safe: `always` deleted, or `keepFailed`: a failed try's
+   * Pod is kept for `keepFailedPodsMs` for debugging (the try is done at once), then swept. @default "always"
+   */
+  podDeletion?: PodDeletion;
+  /** @default 3600000 (1 h) */
+  keepFailedPodsMs?: number;
+  /** How often Ferry-labelled Pods no live try owns are looked for and removed. @default 60000 */
+  sweepIntervalMs?: number;
   /** The first retry after a failure outside the task waits this long; each further one doubles (to 5 min). @default 10000 */
   infraRetryDelayMs?: number;
   /** Longest a printed byte waits before it is put to the log store. @default 1000 */
@@ -43,6 +53,9 @@ export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorO
     leaseMs: 30_000,
     pendingTimeoutMs: 300_000,
     timeoutGraceMs: 60_000,
+    podDeletion: "always",
+    keepFailedPodsMs: 3_600_000,
+    sweepIntervalMs: 60_000,
     infraRetryDelayMs: INFRA_RETRY_DELAY_MS,
     logFlushIntervalMs: 1000,
     logChunkBytes: 1024 * 1024,

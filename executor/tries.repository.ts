@@ -317,13 +317,36 @@ export async function markLogDone(db: Queryable, executorId: string, t: ActiveTr
   if (rows.length === 0) throw new LeaseLostError(t.podName);
 }
 
-export async function markReclaimed(db: Queryable, executorId: string, t: ActiveTry): Promise<void> {
+export async function markReclaimed(db: Queryable, executorId: string, t: ActiveTry, podKeptUntil: Date | null = null): Promise<void> {
   const rows = await db.query(
-    `UPDATE task_tries SET pod_reclaimed = true, lease_until = NULL
+    `UPDATE task_tries SET pod_reclaimed = true, lease_until = NULL, pod_kept_until = $4
       WHERE task_instance_id = $1 AND try_number = $2 AND executor_id = $3 RETURNING 1`,
-    [t.taskInstanceId, t.tryNumber, executorId],
+    [t.taskInstanceId, t.tryNumber, executorId, podKeptUntil],
   );
   if (rows.length === 0) throw new LeaseLostError(t.podName);
+}
+
+export interface PodClaim {
+  namespace: string;
+  podName: string;
+}
+
+/**
+ * Of these Ferry-labelled Pods, the ones nothing needs any more: no try that is not reclaimed owns them,
+ * and none is kept for debugging past now. Read after the Pods were listed: a try's row is written
+ * before its Pod is created, so a Pod in the list whose try is live always finds its row here.
+ */
+export async function unownedPods(db: Queryable, pods: PodClaim[]): Promise<PodClaim[]> {
+  if (pods.length === 0) return [];
+  const rows = await db.query<{ namespace: string; pod_name: string }>(
+    `SELECT u.namespace, u.pod_name FROM unnest($1::text[], $2::text[]) AS u(namespace, pod_name)
+      WHERE NOT EXISTS (
+        SELECT 1 FROM task_tries t
+         WHERE t.namespace = u.namespace AND t.pod_name = u.pod_name
+           AND (NOT t.pod_reclaimed OR t.pod_kept_until > now()))`,
+    [pods.map((p) => p.namespace), pods.map((p) => p.podName)],
+  );
+  return rows.map((r) => ({ namespace: r.namespace, podName: r.pod_name }));
 }
 
 /** Of the given tries, those whose task no longer wants them (cancelled, or cleared for a new try). */

@@ -22,6 +22,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.log, { level: "info", format: "auto" }, "JSON lines unless stderr is a terminal");
     assert.deepEqual(c.kubeClient, { qps: 50, burst: 100, requestTimeoutMs: 30_000, watchIdleMs: 120_000 });
     assert.equal(c.parallelism, null, "no bound across executors unless FERRY_PARALLELISM says");
+    assert.deepEqual([c.podDeletion, c.keepFailedPodsMs, c.podSweepIntervalMs], ["always", 3_600_000, 60_000]);
   });
 
   it("reads every setting", () => {
@@ -48,6 +49,9 @@ describe("configuration from the environment", () => {
         FERRY_LOG_FORMAT: "pretty",
         FERRY_TIMEOUT_GRACE_SECONDS: "5",
         FERRY_PARALLELISM: "12",
+        FERRY_POD_DELETION: "keepFailed",
+        FERRY_POD_KEEP_FAILED_SECONDS: "600",
+        FERRY_POD_SWEEP_SECONDS: "30",
         FERRY_KUBE_QPS: "2.5",
         FERRY_KUBE_BURST: "5",
         FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "10",
@@ -62,6 +66,7 @@ describe("configuration from the environment", () => {
     assert.equal(c.podPendingTimeoutMs, 60_000);
     assert.equal(c.timeoutGraceMs, 5000);
     assert.equal(c.parallelism, 12);
+    assert.deepEqual([c.podDeletion, c.keepFailedPodsMs, c.podSweepIntervalMs], ["keepFailed", 600_000, 30_000]);
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [250, 65536, 3000]);
     assert.equal(c.retentionDays, 30);
     assert.deepEqual(c.localkube, { faults: { errorRate: 0.1 }, instant: true, logMaxBytes: 65536, logMaxFiles: 2 });
