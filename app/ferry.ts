@@ -13,6 +13,7 @@ import { createWakeup, type Wakeup } from "../db/wakeup.ts";
 import { buildApi } from "../api/server.ts";
 import { Executor, type ExecutorOptions } from "../executor/executor.ts";
 import { connectKube, type Kube } from "../executor/kube.ts";
+import { loadPodTemplate } from "../executor/pod-template.ts";
 import { startLocalKube, type LocalKube, type LocalKubeOptions } from "../localkube/index.ts";
 import { openLogStore } from "../logstore/index.ts";
 import type { LogStore } from "../logstore/logstore.ts";
@@ -56,6 +57,9 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
   const close = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.warn("shutdown step failed", { err }));
   };
+  // Read first, so a template with mistakes stops Ferry before anything starts.
+  const podTemplate = config.components.executor && config.podTemplatePath ? loadPodTemplate(config.podTemplatePath) : null;
+  if (podTemplate) log.info("pod template loaded", { path: podTemplate.source });
   try {
     await mkdir(config.dataDir, { recursive: true });
 
@@ -91,7 +95,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         dataDir: config.dataDir,
         workerImage: config.workerImage,
         workerCommand: LOCAL_WORKER_COMMAND,
-        namespaces: [config.namespace],
+        namespaces: [config.taskNamespace, ...config.allowedNamespaces],
         log: (m) => log.child("localkube").info(m),
         faults: config.localkube.faults,
         instant: config.localkube.instant,
@@ -100,12 +104,12 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         ...opts.localkube,
       });
       closers.push(() => localkube!.close());
-      await localkube.writeKubeconfig(path.join(config.dataDir, "kubeconfig"), config.namespace);
-      kube = connectKube({ kind: "kubeconfig-text", text: localkube.kubeconfig(config.namespace) }, config.namespace, kubeClient);
+      await localkube.writeKubeconfig(path.join(config.dataDir, "kubeconfig"), config.taskNamespace);
+      kube = connectKube({ kind: "kubeconfig-text", text: localkube.kubeconfig(config.taskNamespace) }, config.taskNamespace, kubeClient);
     } else if (config.kube === "kubeconfig") {
-      kube = connectKube({ kind: "kubeconfig-file", path: config.kubeconfigPath }, config.namespace, kubeClient);
+      kube = connectKube({ kind: "kubeconfig-file", path: config.kubeconfigPath }, config.taskNamespace, kubeClient);
     } else {
-      kube = connectKube({ kind: "in-cluster" }, config.namespace, kubeClient);
+      kube = connectKube({ kind: "in-cluster" }, config.taskNamespace, kubeClient);
     }
 
     // One wakeup per loop: a notification must wake the scheduler and the executor alike.
@@ -160,6 +164,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       executor = new Executor(db, kube, logStore, await newWakeup(), log.child("executor"), {
         maxRunningTasks: config.maxRunningTasks,
         parallelism: config.parallelism,
+        extraNamespaces: config.allowedNamespaces,
         pendingTimeoutMs: config.podPendingTimeoutMs,
         timeoutGraceMs: config.timeoutGraceMs,
         podDeletion: config.podDeletion,
@@ -171,6 +176,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         workerImage: config.workerImage,
         workerApiUrl: () => workerApiUrl,
         workerSecret: credentials.workerSecret,
+        podTemplate,
         definitions,
         ...opts.executor,
       });

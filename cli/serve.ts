@@ -50,7 +50,7 @@ export async function runLocalKube(portArg: string | undefined): Promise<number>
     dataDir: config.dataDir,
     workerImage: config.workerImage,
     workerCommand: LOCAL_WORKER_COMMAND,
-    namespaces: [config.namespace],
+    namespaces: [config.taskNamespace, ...config.allowedNamespaces],
     log: (m) => log.info(m),
     faults: config.localkube.faults,
     instant: config.localkube.instant,
@@ -58,7 +58,7 @@ export async function runLocalKube(portArg: string | undefined): Promise<number>
     logMaxFiles: config.localkube.logMaxFiles,
   });
   const kubeconfig = path.join(config.dataDir, "kubeconfig");
-  await lk.writeKubeconfig(kubeconfig, config.namespace);
+  await lk.writeKubeconfig(kubeconfig, config.taskNamespace);
   process.stdout.write(
     `localkube is serving the Kubernetes API at ${lk.url}\n` +
       `  kubeconfig: ${kubeconfig}\n` +

@@ -25,10 +25,17 @@ export interface FerryConfig {
   /** @default "local" */
   kube: KubeMode;
   kubeconfigPath: string | null;
-  /** @default "default" */
-  namespace: string;
+  /** Where task Pods run (FERRY_TASK_NAMESPACE, or its older name FERRY_NAMESPACE). @default "default" */
+  taskNamespace: string;
+  /** Other namespaces a DAG or task may ask to run in (FERRY_ALLOWED_NAMESPACES, comma-separated). @default [] */
+  allowedNamespaces: string[];
   /** @default "ghcr.io/ferry-dev/ferry-worker:<version>" */
   workerImage: string;
+  /**
+   * The global pod template every task try's Pod starts from (FERRY_POD_TEMPLATE: a YAML file holding a
+   * Pod, PodTemplate or PodTemplateSpec), as an absolute path; read and checked when Ferry starts. null = none.
+   */
+  podTemplatePath: string | null;
   /** URL that worker Pods use to reach this API (to fetch bundles). null = this API's own address. */
   workerApiUrl: string | null;
   /** @default "file://<dataDir>/logs" */
@@ -134,6 +141,23 @@ function localkubeFaults(env: NodeJS.ProcessEnv): FaultConfig {
   }
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function namespaceName(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return null;
+  if (!DNS_LABEL.test(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a Kubernetes namespace name (lowercase letters, digits and "-", at most 63).`);
+  return raw;
+}
+
+function allowedNamespaces(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.FERRY_ALLOWED_NAMESPACES ?? "";
+  const names = raw.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const bad = names.filter((n) => !DNS_LABEL.test(n));
+  if (bad.length > 0) throw new ConfigError(`FERRY_ALLOWED_NAMESPACES: ${bad.map((b) => JSON.stringify(b)).join(", ")} is not a Kubernetes namespace name.`);
+  return [...new Set(names)];
+}
+
 function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -177,8 +201,10 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     apiToken,
     kube,
     kubeconfigPath: env.KUBECONFIG || null,
-    namespace: env.FERRY_NAMESPACE || "default",
+    taskNamespace: namespaceName(env, env.FERRY_TASK_NAMESPACE ? "FERRY_TASK_NAMESPACE" : "FERRY_NAMESPACE") ?? "default",
+    allowedNamespaces: allowedNamespaces(env),
     workerImage: env.FERRY_WORKER_IMAGE || DEFAULT_WORKER_IMAGE,
+    podTemplatePath: env.FERRY_POD_TEMPLATE ? path.resolve(cwd, env.FERRY_POD_TEMPLATE) : null,
     workerApiUrl: env.FERRY_WORKER_API_URL || null,
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),

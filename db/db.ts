@@ -56,7 +56,15 @@ export function connectDb(connectionString: string, opts: { max?: number; applic
       }
     },
     async listen(channel, onNotify, onLost) {
-      const client = new pg.Client({ connectionString, application_name: `${opts.applicationName ?? "ferry"}-listen` });
+      // The listener only ever waits, so a connection that died silently (a NAT or proxy dropped it)
+      // is found by TCP keep-alive, and a connect that hangs gives up and is retried.
+      const client = new pg.Client({
+        connectionString,
+        application_name: `${opts.applicationName ?? "ferry"}-listen`,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        connectionTimeoutMillis: 10_000,
+      });
       let released = false;
       client.on("error", () => {});
       client.on("end", () => {

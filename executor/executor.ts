@@ -48,7 +48,8 @@ export class Executor {
   readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   private readonly handles = new Map<string, TryHandle>();
   private readonly definitions: DagDefinitionCache;
-  private readonly watcher: PodWatcher;
+  /** One per namespace the executor runs Pods in. */
+  private readonly watchers: PodWatcher[];
   private readonly pods: PodControl;
   private readonly account: TryAccount;
   private readonly sweeper: PodSweeper;
@@ -70,12 +71,13 @@ export class Executor {
     this.definitions = this.o.definitions;
     this.pods = new PodControl(kube, log);
     this.account = new TryAccount(db, kube, log, (p) => this.track(p));
-    this.watcher = new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR });
-    this.sweeper = new PodSweeper(db, kube, [kube.namespace], log.child("sweeper"), this.o.sweepIntervalMs);
+    const namespaces = [...new Set([kube.namespace, ...this.o.extraNamespaces])];
+    this.watchers = namespaces.map((namespace) => new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR, namespace }));
+    this.sweeper = new PodSweeper(db, kube, namespaces, log.child("sweeper"), this.o.sweepIntervalMs);
   }
 
   start(): void {
-    this.watcher.start();
+    for (const w of this.watchers) w.start();
     this.sweeper.start();
     this.loop ??= this.run();
   }
@@ -90,7 +92,7 @@ export class Executor {
     this.wakeup.poke();
     await this.loop;
     await this.sweeper.stop();
-    await this.watcher.stop();
+    await Promise.all(this.watchers.map((w) => w.stop()));
     for (const h of this.handles.values()) h.shipper?.stop();
     await this.settle();
     if (opts.releaseLeases === false) return;
@@ -123,7 +125,8 @@ export class Executor {
       } catch (err) {
         this.log.error("executor pass failed; retrying", { err });
       }
-      if (!this.stopped) await this.wakeup.sleep(this.o.pollIntervalMs);
+      // Leases are renewed in tick(): never sleep so long that they could run out meanwhile.
+      if (!this.stopped) await this.wakeup.sleep(Math.min(this.o.pollIntervalMs, this.o.leaseMs / 3));
     }
   }
 
@@ -183,12 +186,13 @@ export class Executor {
       for (const pod of e.pods) this.onPodEvent({ type: "upsert", pod });
       // Pods we hold that the list no longer shows may have gone while no watch was open: check each.
       for (const h of this.handles.values()) {
-        if (h.phase !== "unborn" && h.phase !== "createSent" && !h.gone && !names.has(h.t.podName)) this.track(this.checkExists(h));
+        if (h.t.namespace !== e.namespace || h.phase === "unborn" || h.phase === "createSent" || h.gone) continue;
+        if (!names.has(h.t.podName)) this.track(this.checkExists(h));
       }
       return;
     }
     const h = this.handles.get(e.pod.metadata?.name ?? "");
-    if (!h) return;
+    if (!h || h.t.namespace !== e.pod.metadata?.namespace) return;
     observePod(h, e.pod);
     if (e.type === "deleted") podGone(h);
     this.track(this.progress(h));
@@ -393,6 +397,7 @@ export class Executor {
           workerImage: this.o.workerImage,
           workerApiUrl: this.o.workerApiUrl(),
           workerToken: workerTokenFor(this.o.workerSecret, { taskInstanceId: h.t.taskInstanceId, tryNumber: h.t.tryNumber, dagId: h.t.dagId, dagVersion: h.t.dagVersion }),
+          template: this.o.podTemplate,
         },
       );
     } catch (err) {

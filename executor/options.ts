@@ -1,17 +1,25 @@
 // The executor's options as callers give them, and compiled with their defaults (one place for both).
 import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
 import type { PodDeletion } from "../config/config.ts";
+import type { PodTemplate } from "./pod-template.ts";
 import { INFRA_RETRY_DELAY_MS } from "./retry-policy.ts";
 
 export interface ExecutorOptions {
   /** Most tries this executor holds at once. */
   maxRunningTasks: number;
+  /**
+   * Namespaces besides the Kubernetes client's own (the task namespace) that tasks may run in
+   * (FERRY_ALLOWED_NAMESPACES): each is watched and swept. @default []
+   */
+  extraNamespaces?: string[];
   /** Most tries queued or running across every executor (FERRY_PARALLELISM); null for no bound. @default null */
   parallelism?: number | null;
   workerImage: string;
   /** Resolved lazily: the API's own address is known only once it listens. */
   workerApiUrl: () => string;
   workerSecret: string;
+  /** The global pod template every try's Pod starts from (FERRY_POD_TEMPLATE, read by loadPodTemplate); null for none. @default null */
+  podTemplate?: PodTemplate | null;
   /** @default 1000 */
   pollIntervalMs?: number;
   /** @default 30000 */
@@ -50,6 +58,8 @@ export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorO
   return {
     pollIntervalMs: 1000,
     parallelism: null,
+    podTemplate: null,
+    extraNamespaces: [],
     leaseMs: 30_000,
     pendingTimeoutMs: 300_000,
     timeoutGraceMs: 60_000,

@@ -11,10 +11,12 @@ import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { kubeFailure, type Kube } from "./kube.ts";
 
-export type PodEvent = { type: "upsert"; pod: V1Pod } | { type: "deleted"; pod: V1Pod } | { type: "resync"; pods: V1Pod[] };
+export type PodEvent = { type: "upsert"; pod: V1Pod } | { type: "deleted"; pod: V1Pod } | { type: "resync"; namespace: string; pods: V1Pod[] };
 
 export interface PodWatcherOptions {
   labelSelector: string;
+  /** The namespace watched. @default kube.namespace */
+  namespace?: string;
   /** Re-list at least this often even when the watch is healthy. @default 60000 */
   resyncMs?: number;
   /** Server-side bound on one watch request. @default 240 */
@@ -35,6 +37,10 @@ export class PodWatcher {
     private readonly log: Logger,
     private readonly opts: PodWatcherOptions,
   ) {}
+
+  private get namespace(): string {
+    return this.opts.namespace ?? this.kube.namespace;
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -65,7 +71,7 @@ export class PodWatcher {
     let resourceVersion = "";
     do {
       const page = await this.kube.core.listNamespacedPod({
-        namespace: this.kube.namespace,
+        namespace: this.namespace,
         labelSelector: this.opts.labelSelector,
         limit: 500,
         _continue: cont,
@@ -74,7 +80,7 @@ export class PodWatcher {
       resourceVersion ||= page.metadata?.resourceVersion ?? "";
       cont = page.metadata?._continue || undefined;
     } while (cont);
-    this.onEvent({ type: "resync", pods });
+    this.onEvent({ type: "resync", namespace: this.namespace, pods });
     return resourceVersion;
   }
 
@@ -135,7 +141,7 @@ export class PodWatcher {
       heardFrom();
       this.kube.watch
         .watch(
-          `/api/v1/namespaces/${this.kube.namespace}/pods`,
+          `/api/v1/namespaces/${this.namespace}/pods`,
           {
             labelSelector: this.opts.labelSelector,
             resourceVersion: fromVersion,

@@ -19,7 +19,8 @@ interface CliResult {
   stderr: string;
 }
 
-describe("the ferry CLI", { timeout: 120_000 }, () => {
+// The timeout guards against a hang, not speed: each test spawns `node bin/ferry.js`, slow on a loaded 2-core machine.
+describe("the ferry CLI", { timeout: 300_000 }, () => {
   let f: TestFerry;
   let home: string; // an empty FERRY_DATA_DIR, so no saved token is picked up by accident
   before(async () => {

@@ -10,7 +10,8 @@ describe("configuration from the environment", () => {
     assert.equal(c.port, 8080);
     assert.equal(c.host, "127.0.0.1");
     assert.equal(c.kube, "local");
-    assert.equal(c.namespace, "default");
+    assert.equal(c.taskNamespace, "default");
+    assert.deepEqual(c.allowedNamespaces, []);
     assert.equal(c.workerImage, DEFAULT_WORKER_IMAGE);
     assert.equal(c.logStoreUrl, "file:///srv/app/.ferry/logs");
     assert.equal(c.maxRunningTasks, 32);
@@ -32,7 +33,8 @@ describe("configuration from the environment", () => {
         FERRY_DATA_DIR: "/data",
         FERRY_PORT: "9000",
         FERRY_KUBE: "in-cluster",
-        FERRY_NAMESPACE: "jobs",
+        FERRY_TASK_NAMESPACE: "ferry-tasks",
+        FERRY_ALLOWED_NAMESPACES: "team-a, team-b,team-a",
         FERRY_API_TOKEN: "a-long-enough-token",
         FERRY_LOG_STORE: "s3://logs/ferry",
         FERRY_COMPONENTS: "scheduler,executor",
@@ -65,6 +67,8 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.components, { api: false, scheduler: true, executor: true });
     assert.equal(c.podPendingTimeoutMs, 60_000);
     assert.equal(c.timeoutGraceMs, 5000);
+    assert.deepEqual([c.taskNamespace, c.allowedNamespaces], ["ferry-tasks", ["team-a", "team-b"]]);
+    assert.equal(compileConfig({ FERRY_NAMESPACE: "jobs" }, "/").taskNamespace, "jobs", "the older name still works");
     assert.equal(c.parallelism, 12);
     assert.deepEqual([c.podDeletion, c.keepFailedPodsMs, c.podSweepIntervalMs], ["keepFailed", 600_000, 30_000]);
     assert.deepEqual([c.logFlushIntervalMs, c.logChunkBytes, c.logDrainTimeoutMs], [250, 65536, 3000]);
@@ -85,6 +89,8 @@ describe("configuration from the environment", () => {
     [{ FERRY_KUBE: "minikube" }, /FERRY_KUBE="minikube" is not valid: use local, kubeconfig or in-cluster/],
     [{ FERRY_LOG_STORE: "gs://x" }, /FERRY_LOG_STORE="gs:\/\/x" is not valid/],
     [{ FERRY_API_TOKEN: "short" }, /FERRY_API_TOKEN is too short/],
+    [{ FERRY_TASK_NAMESPACE: "Tasks" }, /FERRY_TASK_NAMESPACE="Tasks" is not a Kubernetes namespace name/],
+    [{ FERRY_ALLOWED_NAMESPACES: "ok,not_ok" }, /FERRY_ALLOWED_NAMESPACES: "not_ok" is not a Kubernetes namespace name/],
     [{ FERRY_COMPONENTS: "api,web" }, /FERRY_COMPONENTS="api,web" is not valid/],
     [{ FERRY_LOCALKUBE_INSTANT: "yes" }, /FERRY_LOCALKUBE_INSTANT="yes" is not valid/],
     [{ FERRY_LOG_FLUSH_INTERVAL_MS: "10" }, /FERRY_LOG_FLUSH_INTERVAL_MS="10" is not valid: use a whole number from 50 to 60000/],
