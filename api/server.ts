@@ -2,7 +2,7 @@
 // Ferry's own pino logger (its request logging stays off; a failed request is logged by handleError).
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { pinoOf } from "../lib/logger.ts";
-import { authHook } from "./auth.ts";
+import { authHook, requireDeclaredRole, type Role } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, handleError } from "./errors.ts";
 import { backfillRoutes } from "./routes/backfills.ts";
@@ -12,6 +12,22 @@ import { dagRoutes, MAX_DAG_SOURCE_BYTES } from "./routes/dags.ts";
 import { healthRoutes, requestCounter } from "./routes/health.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { runRoutes } from "./routes/runs.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+
+/** One route of the API as registered: its method, its URL pattern and the options that say who may call it. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  role: Role | null;
+  allowWorker: boolean;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route `buildApi` registered (HEAD ones included), in order; complete once the API is ready. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
 
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const pino: FastifyBaseLogger | undefined = pinoOf(deps.log);
@@ -22,6 +38,13 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return503OnClosing: true,
   });
   const requests = requestCounter();
+  const routes: RegisteredRoute[] = [];
+  registered.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) {
+      routes.push({ method, url: r.url, role: r.config?.role ?? null, allowWorker: r.config?.allowWorker === true });
+    }
+  });
 
   // DAG files are posted as TypeScript source.
   app.addContentTypeParser(["application/typescript", "application/x-typescript", "text/typescript"], { parseAs: "string" }, (_req, body, done) =>
@@ -36,13 +59,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   healthRoutes(app, deps, requests);
   void app.register(async (api) => {
-    api.addHook("onRequest", authHook(deps.auth));
+    // Every route below declares the least role it needs (api/auth.ts); one that does not fails here.
+    api.addHook("onRoute", requireDeclaredRole);
+    api.addHook("onRequest", authHook(deps.auth, deps.db));
     dagRoutes(api, deps);
     runRoutes(api, deps);
     backfillRoutes(api, deps);
     poolRoutes(api, deps);
     logRoutes(api, deps);
     eventRoutes(api, deps);
+    tokenRoutes(api, deps);
   });
   return app;
 }

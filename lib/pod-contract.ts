@@ -37,7 +37,7 @@ export interface TryContext extends TryIdentity {
 export const WORKER_ENV = {
   /** Where the worker reaches the API to fetch its bundle. */
   apiUrl: "FERRY_API_URL",
-  /** A token that opens this DAG version's bundle and nothing else. */
+  /** A token that opens this try's DAG version's bundle, only until the try ends, and nothing else (lib/tokens.ts). */
   token: "FERRY_WORKER_TOKEN",
   dagId: "FERRY_DAG_ID",
   dagVersion: "FERRY_DAG_VERSION",

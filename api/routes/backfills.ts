@@ -78,7 +78,7 @@ function backfillBody(b: BackfillRow, runs: RunRow[]) {
 export function backfillRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { db } = deps;
 
-  app.post<{ Params: { dagId: string } }>("/api/v1/dags/:dagId/backfills", async (req, reply) => {
+  app.post<{ Params: { dagId: string } }>("/api/v1/dags/:dagId/backfills", { config: { role: "author" } }, async (req, reply) => {
     const dag = await getDag(db, req.params.dagId);
     if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
     const request = parseRequest(req.body, dag.definition.timezone);
@@ -109,13 +109,13 @@ export function backfillRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   });
 
-  app.get<{ Params: { dagId: string; id: string } }>("/api/v1/dags/:dagId/backfills/:id", async (req) => {
+  app.get<{ Params: { dagId: string; id: string } }>("/api/v1/dags/:dagId/backfills/:id", { config: { role: "viewer" } }, async (req) => {
     const b = await getBackfill(db, req.params.dagId, req.params.id);
     if (!b) throw notFound("backfill", req.params.id, "backfill_not_found");
     return backfillBody(b, await listBackfillRuns(db, b.id));
   });
 
-  app.post<{ Params: { dagId: string; id: string } }>("/api/v1/dags/:dagId/backfills/:id/cancel", async (req) => {
+  app.post<{ Params: { dagId: string; id: string } }>("/api/v1/dags/:dagId/backfills/:id/cancel", { config: { role: "author" } }, async (req) => {
     const { dagId, id } = req.params;
     const who = describePrincipal(req.principal);
     const outcome = await db.transaction(async (tx) => {

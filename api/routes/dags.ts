@@ -62,7 +62,7 @@ function sourceFrom(body: unknown): string {
 }
 
 export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post("/api/v1/dags", { bodyLimit: MAX_DAG_SOURCE_BYTES }, async (req, reply) => {
+  app.post("/api/v1/dags", { bodyLimit: MAX_DAG_SOURCE_BYTES, config: { role: "author" } }, async (req, reply) => {
     const source = sourceFrom(req.body);
     if (source.trim() === "") throw badRequest("The DAG file is empty.");
     const compiled = await deps.compile(source);
@@ -80,7 +80,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     });
   });
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>("/api/v1/dags", async (req) => {
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>("/api/v1/dags", { config: { role: "viewer" } }, async (req) => {
     const limit = pageLimit(req.query.limit, 100, 1000);
     let after: string | undefined;
     if (req.query.cursor) {
@@ -96,13 +96,13 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   });
 
-  app.get<{ Params: { dagId: string } }>("/api/v1/dags/:dagId", async (req) => {
+  app.get<{ Params: { dagId: string } }>("/api/v1/dags/:dagId", { config: { role: "viewer" } }, async (req) => {
     const dag = await getDag(deps.db, req.params.dagId);
     if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
     return dagBody(dag);
   });
 
-  app.patch<{ Params: { dagId: string }; Body: unknown }>("/api/v1/dags/:dagId", async (req) => {
+  app.patch<{ Params: { dagId: string }; Body: unknown }>("/api/v1/dags/:dagId", { config: { role: "author" } }, async (req) => {
     const body = req.body as { paused?: unknown } | null;
     if (!body || typeof body !== "object" || typeof body.paused !== "boolean") {
       throw badRequest('Send JSON {"paused": true} or {"paused": false}.');
@@ -112,7 +112,7 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return dagBody((await getDag(deps.db, req.params.dagId))!);
   });
 
-  app.delete<{ Params: { dagId: string } }>("/api/v1/dags/:dagId", async (req, reply) => {
+  app.delete<{ Params: { dagId: string } }>("/api/v1/dags/:dagId", { config: { role: "admin" } }, async (req, reply) => {
     const outcome = await deleteDag(deps.db, req.params.dagId);
     if (outcome === "not_found") throw notFound("DAG", req.params.dagId, "dag_not_found");
     if (outcome === "has_active_runs") {
@@ -124,17 +124,17 @@ export function dagRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const bundles = new BundleCache(BUNDLE_CACHE_BYTES);
   app.get<{ Params: { dagId: string; version: string } }>(
     BUNDLE_ROUTE,
-    { config: { allowWorker: true } },
+    { config: { role: "viewer", allowWorker: true } },
     async (req, reply) => {
       const version = Number(req.params.version);
       if (!Number.isInteger(version) || version < 1) throw badRequest("version must be a positive whole number.");
-      if (!workerMayRead(req, deps.auth.workerSecret, req.params.dagId, version)) {
-        // A worker token is an HMAC of (dagId, version): one that does not open this version is, for this
-        // request, not a valid token at all (README.md: 401 without a valid token).
+      if (!(await workerMayRead(req, deps.db, deps.auth.workerSecret, req.params.dagId, version))) {
+        // A worker token opens only its own try's DAG version, and only until the try ends: any other is,
+        // for this request, not a valid token at all (README.md: 401 without a valid token).
         return reply
           .status(401)
           .header("www-authenticate", 'Bearer realm="ferry"')
-          .send(errorBody("unauthorized", "The API token is not valid for this DAG version."));
+          .send(errorBody("unauthorized", "The worker token is not valid for this DAG version, or its try has ended."));
       }
       const bundle = await bundles.get(req.params.dagId, version, () => getBundle(deps.db, req.params.dagId, version));
       if (bundle === null) throw notFound("DAG version", `${req.params.dagId}@${version}`, "dag_version_not_found");

@@ -13,6 +13,7 @@ import { tryEventBody } from "../serialize.ts";
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { dagId: string; runId: string; taskId: string }; Querystring: { try?: string } }>(
     "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId/events",
+    { config: { role: "viewer" } },
     async (req) => {
       const { dagId, runId, taskId } = req.params;
       // The same `try` as the logs route takes, checked the same way.

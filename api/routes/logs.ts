@@ -17,6 +17,7 @@ const TEXT = "text/plain; charset=utf-8";
 export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{ Params: { dagId: string; runId: string; taskId: string }; Querystring: LogQuery }>(
     "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId/logs",
+    { config: { role: "viewer" } },
     async (req, reply) => {
       const { dagId, runId, taskId } = req.params;
       const q = parseLogRequest(req.query, req.headers.range);

@@ -45,7 +45,7 @@ function parseBody(body: unknown): { slots: number; description: string | null |
 export function poolRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { db } = deps;
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>("/api/v1/pools", async (req) => {
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>("/api/v1/pools", { config: { role: "viewer" } }, async (req) => {
     const limit = pageLimit(req.query.limit, 100, 1000);
     let after: string | null = null;
     if (req.query.cursor) {
@@ -58,14 +58,14 @@ export function poolRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { pools: page.map(poolBody), nextCursor: pools.length > limit ? encodeCursor([page[page.length - 1]!.name]) : null };
   });
 
-  app.get<{ Params: { name: string } }>("/api/v1/pools/:name", async (req) => {
+  app.get<{ Params: { name: string } }>("/api/v1/pools/:name", { config: { role: "viewer" } }, async (req) => {
     checkName(req.params.name);
     const pool = await getPool(db, req.params.name);
     if (!pool) throw notFound("pool", req.params.name, "pool_not_found");
     return poolBody(pool);
   });
 
-  app.put<{ Params: { name: string } }>("/api/v1/pools/:name", async (req, reply) => {
+  app.put<{ Params: { name: string } }>("/api/v1/pools/:name", { config: { role: "admin" } }, async (req, reply) => {
     checkName(req.params.name);
     const { slots, description } = parseBody(req.body);
     const { pool, created } = await putPool(db, req.params.name, slots, description);
@@ -74,7 +74,7 @@ export function poolRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.status(created ? 201 : 200).send(poolBody(pool));
   });
 
-  app.delete<{ Params: { name: string } }>("/api/v1/pools/:name", async (req, reply) => {
+  app.delete<{ Params: { name: string } }>("/api/v1/pools/:name", { config: { role: "admin" } }, async (req, reply) => {
     checkName(req.params.name);
     if (req.params.name === DEFAULT_POOL) {
       throw new ApiError("pool_protected", `The pool "${DEFAULT_POOL}" holds every task that names no pool: it can be resized (PUT) but not deleted.`);

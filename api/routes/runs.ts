@@ -55,7 +55,7 @@ function parseTrigger(body: unknown): { params: Record<string, unknown>; logical
 export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { db } = deps;
 
-  app.post<{ Params: { dagId: string } }>("/api/v1/dags/:dagId/runs", async (req, reply) => {
+  app.post<{ Params: { dagId: string } }>("/api/v1/dags/:dagId/runs", { config: { role: "author" } }, async (req, reply) => {
     const trigger = parseTrigger(req.body);
     const dag = await getDag(db, req.params.dagId);
     if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
@@ -87,6 +87,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get<{ Params: { dagId: string }; Querystring: { limit?: string; cursor?: string; state?: string } }>(
     "/api/v1/dags/:dagId/runs",
+    { config: { role: "viewer" } },
     async (req) => {
       const limit = pageLimit(req.query.limit, 25, 100);
       const state = req.query.state as RunState | undefined;
@@ -113,14 +114,14 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId", async (req) => {
+  app.get<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId", { config: { role: "viewer" } }, async (req) => {
     const run = await getRun(db, req.params.dagId, req.params.runId);
     if (!run) throw notFound("run", req.params.runId, "run_not_found");
     const tasks = await listTaskViews(db, run.pk);
     return { ...runBody(run), tasks: tasks.map(taskBody) };
   });
 
-  app.get<{ Params: { dagId: string; runId: string; taskId: string } }>("/api/v1/dags/:dagId/runs/:runId/tasks/:taskId", async (req) => {
+  app.get<{ Params: { dagId: string; runId: string; taskId: string } }>("/api/v1/dags/:dagId/runs/:runId/tasks/:taskId", { config: { role: "viewer" } }, async (req) => {
     const { dagId, runId, taskId } = req.params;
     const run = await getRun(db, dagId, runId);
     if (!run) throw notFound("run", runId, "run_not_found");
@@ -130,7 +131,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { dagId, runId, ...taskBody(task), tries: tries.map((t) => tryBody(t, summarizeTryEvents(events.get(t.tryNumber) ?? []))) };
   });
 
-  app.post<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId/cancel", async (req) => {
+  app.post<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId/cancel", { config: { role: "author" } }, async (req) => {
     const { dagId, runId } = req.params;
     const run = await db.transaction(async (tx) => {
       const r = await lockRun(tx, dagId, runId);
@@ -149,6 +150,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.post<{ Params: { dagId: string; runId: string; taskId: string } }>(
     "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId/clear",
+    { config: { role: "author" } },
     async (req) => {
       const { dagId, runId, taskId } = req.params;
       const cleared = await db.transaction(async (tx) => {
