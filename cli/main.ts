@@ -5,6 +5,7 @@ import { clientSettings, CliError, FerryClient } from "./client.ts";
 import { dagsBackfill, dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
 import { poolsDelete, poolsList, poolsSet } from "./pools.ts";
 import { runLocalKube, runStart } from "./serve.ts";
+import { tokensCreate, tokensList, tokensRevoke } from "./tokens.ts";
 
 const JSON_OPTION: OptionSpec = { type: "boolean", help: "print the API's answer as JSON" };
 const CLIENT_NOTE = "Reads FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN (else $FERRY_DATA_DIR/api-token).";
@@ -96,6 +97,21 @@ const COMMANDS: Command[] = [
     run: async (a) => (await poolsSet(client(), a, out), 0),
   },
   { name: "pools delete", args: ["NAME"], options: {}, summary: "delete a pool (its tasks wait until it exists again)", client: true, run: async (a) => (await poolsDelete(client(), a, out), 0) },
+  {
+    name: "tokens create",
+    args: ["NAME"],
+    options: {
+      role: { type: "string", value: "ROLE", help: "viewer (read), author (also push, trigger, clear, cancel, backfill, pause) or admin (required)" },
+      expires: { type: "string", value: "ISO", help: "when the token stops working (default: never)" },
+      json: JSON_OPTION,
+    },
+    summary: "make an API token with a role (admin only)",
+    details: "Prints the token once: Ferry keeps only its hash.",
+    client: true,
+    run: async (a) => (await tokensCreate(client(), a, out, (line) => process.stderr.write(line + "\n")), 0),
+  },
+  { name: "tokens list", args: [], options: { json: JSON_OPTION }, summary: "list API tokens, without their secrets (admin only)", client: true, run: async (a) => (await tokensList(client(), a, out), 0) },
+  { name: "tokens revoke", args: ["ID"], options: {}, summary: "revoke an API token (admin only)", client: true, run: async (a) => (await tokensRevoke(client(), a, out), 0) },
   {
     name: "logs",
     args: ["DAG", "RUN", "TASK"],
