@@ -75,6 +75,7 @@ function parseHead(data: Buffer): Head | undefined {
     const head: Head = { status: code, bodyAt: at, chunked: false };
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
+      if (colon <= 0) continue;
       const name = line.slice(0, colon).trim().toLowerCase();
       const value = line.slice(colon + 1).trim();
       if (name === "transfer-encoding") head.chunked = value.toLowerCase().split(",").map((v) => v.trim()).includes("chunked");
