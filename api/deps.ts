@@ -5,6 +5,7 @@ import type { DagDefinition } from "../sdk/definition.ts";
 import type { DagFileErrorCode } from "../dagfile/types.ts";
 import type { Kube } from "../executor/kube.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { Metrics } from "../lib/metrics.ts";
 import type { AuthSettings } from "./auth.ts";
 
 export type CompileOutcome =
@@ -19,4 +20,8 @@ export interface ApiDeps {
   /** For serving the logs of Pods that are still running; null = only from the log store. */
   kube: Kube | null;
   log: Logger;
+  /** The process's metrics, served at /metrics. @default a registry of the API's own */
+  metrics?: Metrics;
+  /** When set, /metrics needs `Authorization: Bearer <this>` (FERRY_METRICS_TOKEN). */
+  metricsToken?: string | null;
 }

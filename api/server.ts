@@ -9,7 +9,8 @@ import { backfillRoutes } from "./routes/backfills.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { dagRoutes, MAX_DAG_SOURCE_BYTES } from "./routes/dags.ts";
-import { healthRoutes, requestCounter } from "./routes/health.ts";
+import { createMetrics } from "../lib/metrics.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
@@ -37,7 +38,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: MAX_DAG_SOURCE_BYTES,
     return503OnClosing: true,
   });
-  const requests = requestCounter();
+  const metrics = deps.metrics ?? createMetrics();
+  deps = { ...deps, metrics };
   const routes: RegisteredRoute[] = [];
   registered.set(app, routes);
   app.addHook("onRoute", (r) => {
@@ -55,9 +57,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(errorBody("route_not_found", `No route ${req.method} ${req.url.split("?")[0]}; see the README for the API.`));
   });
-  app.addHook("onResponse", async (req, reply) => requests.count(req.method, reply.statusCode));
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.httpRequests.inc({ method: req.method, status: String(reply.statusCode) });
+  });
 
-  healthRoutes(app, deps, requests);
+  healthRoutes(app, deps, metrics);
   void app.register(async (api) => {
     // Every route below declares the least role it needs (api/auth.ts); one that does not fails here.
     api.addHook("onRoute", requireDeclaredRole);

@@ -1,6 +1,7 @@
 // Wires Ferry's parts into one process: Postgres (given or embedded), migrations, credentials, the log
 // store, Kubernetes (a cluster, or the embedded localkube), the API, the scheduler and the executor.
 // In production each part can run as its own Deployment (FERRY_COMPONENTS); they meet only in Postgres.
+import { createMetrics } from "../lib/metrics.ts";
 import { mkdir, writeFile, chmod } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,8 +89,10 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
 
     let localkube: LocalKube | null = null;
     let kube: Kube;
+    // One registry per process, served by its API at /metrics.
+    const metrics = createMetrics();
     // One client per process: its write rate limit is shared by everything this process writes.
-    const kubeClient = { ...config.kubeClient, log: log.child("kube") };
+    const kubeClient = { ...config.kubeClient, log: log.child("kube"), metrics };
     if (config.kube === "local") {
       localkube = await startLocalKube({
         dataDir: config.dataDir,
@@ -133,6 +136,8 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         logStore,
         kube,
         log: log.child("api"),
+        metrics,
+        metricsToken: config.metricsToken,
       });
       await api.listen({ port: config.port, host: config.host });
       const address = api.server.address();
@@ -146,7 +151,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
 
     let scheduler: Scheduler | null = null;
     if (config.components.scheduler) {
-      scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), { definitions, ...opts.scheduler });
+      scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), { definitions, metrics, ...opts.scheduler });
       scheduler.start();
       closers.push(() => scheduler!.stop());
       // Retention is the scheduler component's duty; sweepers of several schedulers work side by side.
@@ -178,6 +183,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         workerSecret: credentials.workerSecret,
         podTemplate,
         definitions,
+        metrics,
         ...opts.executor,
       });
       executor.start();

@@ -22,6 +22,8 @@ export interface FerryConfig {
   host: string;
   /** The admin token; null = generate one on first start and store it. */
   apiToken: string | null;
+  /** When set, /metrics asks for it as a bearer token. @default null (open, as /healthz) */
+  metricsToken: string | null;
   /** @default "local" */
   kube: KubeMode;
   kubeconfigPath: string | null;
@@ -201,6 +203,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     apiToken,
     kube,
     kubeconfigPath: env.KUBECONFIG || null,
+    metricsToken: env.FERRY_METRICS_TOKEN || null,
     taskNamespace: namespaceName(env, env.FERRY_TASK_NAMESPACE ? "FERRY_TASK_NAMESPACE" : "FERRY_NAMESPACE") ?? "default",
     allowedNamespaces: allowedNamespaces(env),
     workerImage: env.FERRY_WORKER_IMAGE || DEFAULT_WORKER_IMAGE,

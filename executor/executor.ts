@@ -28,6 +28,7 @@ import { compileExecutorOptions, type CompiledExecutorOptions, type ExecutorOpti
 import {
   adoptTries,
   claimTasks,
+  lastEndOf,
   markLogDone,
   markReclaimed,
   markTryRunning,
@@ -72,8 +73,9 @@ export class Executor {
     this.pods = new PodControl(kube, log);
     this.account = new TryAccount(db, kube, log, (p) => this.track(p));
     const namespaces = [...new Set([kube.namespace, ...this.o.extraNamespaces])];
-    this.watchers = namespaces.map((namespace) => new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR, namespace }));
-    this.sweeper = new PodSweeper(db, kube, namespaces, log.child("sweeper"), this.o.sweepIntervalMs);
+    const onRestart = (reason: string) => this.o.metrics.watchRestarts.inc({ reason });
+    this.watchers = namespaces.map((namespace) => new PodWatcher(kube, (e) => this.onPodEvent(e), log.child("watch"), { labelSelector: POD_SELECTOR, namespace, onRestart }));
+    this.sweeper = new PodSweeper(db, kube, namespaces, log.child("sweeper"), this.o.sweepIntervalMs, this.o.metrics);
   }
 
   start(): void {
@@ -151,9 +153,11 @@ export class Executor {
     const room = () => this.o.maxRunningTasks - this.handles.size;
     for (const t of await adoptTries(this.db, this.id, Math.max(room(), 0), this.o.leaseMs)) {
       this.log.info("adopted try", { pod: t.podName, state: t.state });
+      this.o.metrics.adoptions.inc();
       this.addHandle(t, "adopted"); // its first step reads its Pod, if it has one
     }
     for (const t of await claimTasks(this.db, this.id, this.kube.namespace, Math.max(room(), 0), this.o.leaseMs, this.o.parallelism)) {
+      if (t.scheduledAt && t.claimedAt) this.o.metrics.queueWait.observe(seconds(t.claimedAt.getTime() - t.scheduledAt.getTime()));
       this.addHandle(t, "claimed");
     }
     const live = [...this.handles.values()].filter((h) => h.phase !== "ended" && h.phase !== "logSafe");
@@ -286,6 +290,7 @@ export class Executor {
         const startedAt = p.kind === "running" ? p.startedAt : p.kind === "finished" ? p.outcome.startedAt : null;
         if (await markTryRunning(this.db, this.id, h.t, startedAt ?? new Date())) await notifyWakeup(this.db, "tasks");
         h.runningRecorded = true;
+        if (h.t.claimedAt) this.o.metrics.podStart.observe(seconds((startedAt ?? new Date()).getTime() - h.t.claimedAt.getTime()));
         return;
       }
       case "stopPod":
@@ -318,6 +323,7 @@ export class Executor {
         return;
       case "recordLogDone":
         if (!h.t.logComplete) await markLogDone(this.db, this.id, h.t, h.shipped!.complete, h.shipped!.bytes);
+        if (h.t.endedAt) this.o.metrics.logLag.observe(seconds(Date.now() - h.t.endedAt.getTime()));
         h.phase = "logSafe";
         return;
       case "reclaim":
@@ -346,6 +352,7 @@ export class Executor {
         drainTimeoutMs: this.o.logDrainTimeoutMs,
         checkpoint: h.t.logCheckpoint,
         saveProgress: (p) => saveLogProgress(this.db, this.id, h.t, p.bytes, p.checkpoint),
+        metrics: this.o.metrics,
         note: (n) => this.account.note(h, n.type, n.reason, n.message),
       },
     );
@@ -404,6 +411,8 @@ export class Executor {
       if (err instanceof TemplateRenderError) return this.endWithoutPod(h, "failed", "TemplateError", err.message, false);
       throw err;
     }
+    const upstreamEnd = await lastEndOf(this.db, h.t.runPk, h.task.dependsOn);
+    if (upstreamEnd) this.o.metrics.dependencyHop.observe(seconds(Date.now() - upstreamEnd.getTime()));
     h.creating = true;
     if (h.phase === "unborn") h.phase = "createSent";
     this.track(this.sendCreate(h, pod));
@@ -416,7 +425,10 @@ export class Executor {
     } finally {
       h.creating = false;
     }
-    if (answer.kind === "created") observePod(h, answer.pod);
+    if (answer.kind === "created") {
+      observePod(h, answer.pod);
+      this.o.metrics.podsCreated.inc();
+    }
     if (answer.kind === "exists" && h.phase === "createSent") h.phase = "live"; // and it is read
     if (answer.kind === "retry") h.nextCreateAt = Date.now() + answer.afterMs;
     if (answer.kind === "refused") h.createRefusal = { reason: answer.reason, message: answer.message };
@@ -447,6 +459,8 @@ export class Executor {
     const state = await recordOutcome(this.db, this.id, h.t, o, rules);
     h.t.endedAt = new Date();
     h.t.state = o.tryState;
+    if (o.startedAt) this.o.metrics.tryDuration.observe({ state: o.tryState }, seconds(h.t.endedAt.getTime() - o.startedAt.getTime()));
+    if (o.tryState === "failed") this.o.metrics.triesFailed.inc({ reason: o.reason ?? "Unknown", infra: String(o.infra) });
     this.log.info(`try ended: ${o.tryState}`, { pod: h.t.podName, task: state, reason: o.reason, exitCode: o.exitCode, infra: o.infra });
     await notifyWakeup(this.db, "tasks");
   }
@@ -500,6 +514,8 @@ export class Executor {
     this.handles.delete(h.t.podName);
   }
 }
+
+const seconds = (ms: number) => Math.max(0, ms) / 1000;
 
 function podRef(h: TryHandle): PodRef {
   return { namespace: h.t.namespace, name: h.t.podName };

@@ -23,6 +23,8 @@ export interface KubeHttpOptions {
   /** A retry that would wait longer than this is left to the caller's own loop. @default 10000 */
   maxRetryWaitMs?: number;
   random?: () => number;
+  /** Told of every answer (or its absence, code 0), for the metrics. */
+  onResponse?: (verb: string, code: number) => void;
 }
 
 const WRITES: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -47,8 +49,11 @@ export function guardedHttpLibrary(opts: KubeHttpOptions): k8s.HttpLibrary {
     const signal = isLongLived(request.getUrl()) ? undefined : AbortSignal.timeout(opts.requestTimeoutMs);
     if (signal) request.setSignal(signal);
     try {
-      return await inner.send(request).toPromise();
+      const response = await inner.send(request).toPromise();
+      opts.onResponse?.(verbOf(request), response.httpStatusCode);
+      return response;
     } catch (err) {
+      opts.onResponse?.(verbOf(request), 0);
       if (signal?.aborted) {
         throw new KubeRequestTimeoutError(`no answer from the Kubernetes API within ${opts.requestTimeoutMs} ms: ${describe(request)}`, { cause: err });
       }
@@ -95,6 +100,14 @@ export function guardedHttpLibrary(opts: KubeHttpOptions): k8s.HttpLibrary {
   };
 
   return k8s.wrapHttpLibrary({ send });
+}
+
+/** The request's verb as Kubernetes names it (a GET that watches is a watch). */
+function verbOf(request: k8s.RequestContext): string {
+  const q = new URL(request.getUrl()).searchParams;
+  if (q.get("watch") === "true") return "watch";
+  const method = request.getHttpMethod().toString();
+  return method === "POST" ? "create" : method.toLowerCase();
 }
 
 /** Watches and log follows are meant to stay open; only their connection setup has a deadline. */

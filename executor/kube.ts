@@ -3,6 +3,7 @@
 // a client that protects the API server (kube-http.ts: a write rate limit, request timeouts, retries of
 // idempotent requests; here: a deadline on the setup of every connection), and reads the Kubernetes
 // `Status` out of the client's errors.
+import type { Metrics } from "../lib/metrics.ts";
 import type { Readable, Writable } from "node:stream";
 import * as k8s from "@kubernetes/client-node";
 import { FERRY_VERSION } from "../config/config.ts";
@@ -24,9 +25,9 @@ export interface Kube {
 export type KubeSource = { kind: "kubeconfig-text"; text: string } | { kind: "kubeconfig-file"; path: string | null } | { kind: "in-cluster" };
 
 export interface KubeClientOptions {
-  /** Writes (Pod create, patch, delete) per second, shared by every write of this client. @default 20 */
+  /** Writes (Pod create, patch, delete) per second, shared by every write of this client. @default 50 */
   qps?: number;
-  /** Writes that may go at once before the rate applies. @default 40 */
+  /** Writes that may go at once before the rate applies. @default 100 */
   burst?: number;
   /**
    * Longest wait for an answer to a request; for watches and log follows, which are meant to last, the
@@ -37,9 +38,11 @@ export interface KubeClientOptions {
   watchIdleMs?: number;
   /** Where throttled writes and retries are logged. @default silent */
   log?: Logger;
+  /** Counts requests by verb and code. */
+  metrics?: Pick<Metrics, "kubeRequests">;
 }
 
-export const KUBE_CLIENT_DEFAULTS = { qps: 20, burst: 40, requestTimeoutMs: 30_000, watchIdleMs: 120_000 } as const;
+export const KUBE_CLIENT_DEFAULTS = { qps: 50, burst: 100, requestTimeoutMs: 30_000, watchIdleMs: 120_000 } as const;
 
 export function connectKube(source: KubeSource, namespace: string, opts: KubeClientOptions = {}): Kube {
   const o = { ...KUBE_CLIENT_DEFAULTS, log: silentLogger, ...opts };
@@ -56,7 +59,12 @@ export function connectKube(source: KubeSource, namespace: string, opts: KubeCli
     k8s.createConfiguration({
       baseServer: new k8s.ServerConfiguration(cluster.server, {}),
       authMethods: { default: config },
-      httpApi: guardedHttpLibrary({ writeLimiter: new TokenBucket(o.qps, o.burst), requestTimeoutMs: o.requestTimeoutMs, log: o.log }),
+      httpApi: guardedHttpLibrary({
+        writeLimiter: new TokenBucket(o.qps, o.burst),
+        requestTimeoutMs: o.requestTimeoutMs,
+        log: o.log,
+        onResponse: o.metrics ? (verb, code) => o.metrics!.kubeRequests.inc({ verb, code: String(code) }) : undefined,
+      }),
       middleware: [k8s.setHeaderMiddleware("User-Agent", `ferry/${FERRY_VERSION}`)],
     }),
   );

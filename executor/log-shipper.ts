@@ -7,6 +7,7 @@
 // drainTimeoutMs is given up and read again, and after a few such tries the copy ends incomplete and
 // says why. Only the store may hold the copy up without bound: a store that is down delays the log,
 // never drops it, and reading from the Pod pauses meanwhile so memory stays bounded.
+import type { Metrics } from "../lib/metrics.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
 import { TryLogWriter } from "../logstore/writer.ts";
@@ -53,6 +54,8 @@ export interface LogShipperOptions {
   /** Persists how far the store has the log (called as chunks land; calls never overlap). */
   saveProgress?: (p: LogProgress) => Promise<void>;
   note?: (n: ShipperNote) => void;
+  /** Counts bytes stored and failed store writes. */
+  metrics?: Pick<Metrics, "logBytes" | "logStoreErrors">;
 }
 
 type ReadOutcome = "ended" | "not_started" | "not_found" | "error" | "stalled" | "stopped";
@@ -83,6 +86,9 @@ export class LogShipper {
   }
 
   /** Bytes of this try's log known to be in the store. */
+  /** Bytes counted into the metrics so far (a resumed copy starts from what the store had). */
+  private countedBytes = 0;
+
   get bytesStored(): number {
     return this.writer?.bytesStored ?? 0;
   }
@@ -124,6 +130,8 @@ export class LogShipper {
       // A store that comes back is used again within seconds; the log waits in memory meanwhile.
       retryMaxMs: 5000,
       onStored: (bytes) => {
+        this.opts.metrics?.logBytes.inc(Math.max(0, bytes - this.countedBytes));
+        this.countedBytes = Math.max(this.countedBytes, bytes);
         if (this.storeDown) {
           this.storeDown = false;
           this.opts.note?.({ type: "Normal", reason: "LogStoreRecovered", message: `the log store took the log again (${bytes} bytes stored)` });
@@ -131,6 +139,7 @@ export class LogShipper {
         this.saveProgress();
       },
       onRetry: (err, attempt) => {
+        this.opts.metrics?.logStoreErrors.inc();
         if (attempt === 3 && !this.storeDown) {
           this.storeDown = true;
           const message = `the log store refused the log (${(err as Error)?.message ?? err}); retrying with backoff, the Pod is kept until its log is stored`;
@@ -140,6 +149,7 @@ export class LogShipper {
       },
     });
     this.writer = writer;
+    this.countedBytes = Math.max(this.countedBytes, writer.bytesStored);
     let problem: string | null = null;
     let complete = false;
     let backoffMs = 250;

@@ -1,6 +1,7 @@
 // The executor's options as callers give them, and compiled with their defaults (one place for both).
 import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
 import type { PodDeletion } from "../config/config.ts";
+import { unservedMetrics, type Metrics } from "../lib/metrics.ts";
 import type { PodTemplate } from "./pod-template.ts";
 import { INFRA_RETRY_DELAY_MS } from "./retry-policy.ts";
 
@@ -48,6 +49,8 @@ export interface ExecutorOptions {
   logChunkBytes?: number;
   /** After a container ended, how long a read of its log may go without progress. @default 10000 */
   logDrainTimeoutMs?: number;
+  /** The process's metrics. @default a registry nobody serves */
+  metrics?: Metrics;
   /** The process's cache of DAG definitions, shared with the scheduler. @default a cache of its own */
   definitions?: DagDefinitionCache;
 }
@@ -72,5 +75,6 @@ export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorO
     logDrainTimeoutMs: 10_000,
     ...opts,
     definitions: opts.definitions ?? new DagDefinitionCache(),
+    metrics: opts.metrics ?? unservedMetrics(),
   };
 }

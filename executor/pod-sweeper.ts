@@ -4,6 +4,7 @@
 // Ferry's label are never touched. Every executor sweeps; a Pod deleted twice is a 404, nothing more.
 import type { Db } from "../db/db.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { Metrics } from "../lib/metrics.ts";
 import { isNotFound, type Kube } from "./kube.ts";
 import { POD_SELECTOR } from "./pod-names.ts";
 import { unownedPods, type PodClaim } from "./tries.repository.ts";
@@ -20,6 +21,7 @@ export class PodSweeper {
     private readonly namespaces: readonly string[],
     private readonly log: Logger,
     private readonly intervalMs: number,
+    private readonly metrics?: Pick<Metrics, "orphanPods">,
   ) {}
 
   start(): void {
@@ -58,6 +60,7 @@ export class PodSweeper {
     }
     if (deleted.length > 0) {
       this.removed += deleted.length;
+      this.metrics?.orphanPods.inc(deleted.length);
       this.log.info("removed Pods no live try owns", { pods: deleted.map((d) => `${d.namespace}/${d.podName}`), count: deleted.length });
     }
     return deleted;

@@ -23,6 +23,8 @@ export interface PodWatcherOptions {
   watchTimeoutSeconds?: number;
   /** A watch silent (no event, no bookmark) this long is restarted with a re-list. @default kube.limits.watchIdleMs */
   idleMs?: number;
+  /** Told each time the watch starts again, and why (for the metrics). */
+  onRestart?: (reason: "ended" | "expired" | "silent" | "error") => void;
 }
 
 export class PodWatcher {
@@ -98,9 +100,11 @@ export class PodWatcher {
         const outcome = await this.watchOnce(resourceVersion, (rv) => (resourceVersion = rv));
         // Events a silent watch held back are not coming: a list finds what changed meanwhile.
         if (outcome === "expired" || outcome === "silent") resourceVersion = null;
+        if (!this.stopped) this.opts.onRestart?.(outcome);
         backoffMs = 500;
       } catch (err) {
         if (this.stopped) break;
+        this.opts.onRestart?.("error");
         const f = kubeFailure(err);
         const waitMs = f.retryAfterMs ?? backoffMs;
         this.log.warn("pod list/watch failed; retrying", { code: f.code, message: f.message, retryInMs: waitMs });

@@ -36,10 +36,14 @@ export interface ActiveTry {
   logComplete: boolean;
   /** Where a log copy resumes (see pod-log-resume.ts). */
   logCheckpoint: LogCheckpoint | null;
+  /** When the try was claimed. */
+  claimedAt?: Date;
+  /** When its task became scheduled (set by claimTasks only, for the queue-wait metric). */
+  scheduledAt?: Date;
 }
 
 const TRY_SELECT = `
-  SELECT t.task_instance_id, t.try_number, t.namespace, t.pod_name, t.state, t.started_at, t.ended_at,
+  SELECT t.task_instance_id, t.try_number, t.namespace, t.pod_name, t.state, t.started_at, t.ended_at, t.created_at AS claimed_at,
          t.log_complete, t.log_resume_since, t.log_resume_offset, ti.run_pk, ti.task_id, r.dag_id, r.run_id, r.dag_version, r.logical_date, r.params,
          r.data_interval_start, r.data_interval_end
     FROM task_tries t
@@ -66,6 +70,7 @@ function toTry(r: Record<string, unknown>): ActiveTry {
     endedAt: (r.ended_at as Date | null) ?? null,
     logComplete: r.log_complete === true,
     logCheckpoint: checkpointOf(r),
+    claimedAt: (r.claimed_at as Date | undefined) ?? undefined,
   };
 }
 
@@ -115,7 +120,7 @@ export async function claimTasks(
            LEFT JOIN pools p ON p.name = ti.pool
           WHERE ti.state = 'scheduled' AND r.state = 'running'
        )
-       SELECT id, task_id, next_try, dag_id, run_id FROM ranked
+       SELECT id, task_id, next_try, dag_id, run_id, updated_at AS scheduled_at FROM ranked
         WHERE pool_place <= COALESCE(pool_free, 0) AND (dag_free IS NULL OR dag_place <= dag_free)
         ORDER BY priority DESC, updated_at, id
         LIMIT $1`,
@@ -152,8 +157,16 @@ export async function claimTasks(
       ids,
       tries,
     ]);
-    return rows.map(toTry);
+    const scheduledAt = new Map(taken.map((p) => [String(p.id), p.scheduled_at as Date]));
+    return rows.map((r) => ({ ...toTry(r), scheduledAt: scheduledAt.get(String(r.task_instance_id)) }));
   });
+}
+
+/** When the last of these tasks of a run ended (null when none has). */
+export async function lastEndOf(db: Queryable, runPk: string, taskIds: string[]): Promise<Date | null> {
+  if (taskIds.length === 0) return null;
+  const [row] = await db.query<{ at: Date | null }>(`SELECT max(ended_at) AS at FROM task_instances WHERE run_pk = $1 AND task_id = ANY($2)`, [runPk, taskIds]);
+  return row?.at ?? null;
 }
 
 /** Takes over tries whose executor's lease ran out (it died or lost its database connection). */

@@ -2,6 +2,7 @@
 // runs within maxActiveRuns (a backfill's within its own), and moves tasks through their states as their
 // upstream tasks finish. Several schedulers may run against one
 // database: every step locks what it changes (SKIP LOCKED) or changes it by compare-and-set.
+import { unservedMetrics, type Metrics } from "../lib/metrics.ts";
 import type { Db, Queryable } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -39,6 +40,8 @@ export interface SchedulerOptions {
   definitions?: DagDefinitionCache;
   /** What time it is for schedules (ticks coming due, retries coming due); tests pass their own. @default the system clock */
   clock?: () => Date;
+  /** The process's metrics. @default a registry nobody serves */
+  metrics?: Metrics;
 }
 
 export class Scheduler {
@@ -49,6 +52,7 @@ export class Scheduler {
   private readonly planBatchSize: number;
   private readonly staleAfterMs: number;
   private readonly clock: () => Date;
+  private readonly metrics: Metrics;
   private lastStaleSweep = 0;
 
   constructor(
@@ -62,6 +66,7 @@ export class Scheduler {
     this.staleAfterMs = opts.staleAfterMs ?? 60_000;
     this.definitions = opts.definitions ?? new DagDefinitionCache();
     this.clock = opts.clock ?? (() => new Date());
+    this.metrics = opts.metrics ?? unservedMetrics();
   }
 
   start(): void {
@@ -89,6 +94,7 @@ export class Scheduler {
   /** One pass over all the scheduler's duties. Returns how many changes it made. */
   async tick(now = this.clock()): Promise<number> {
     const created = await this.createDueRuns(now);
+    if (created > 0) this.metrics.runsCreated.inc({ type: "scheduled" }, created);
     const started = await this.startQueuedRuns();
     const planned = await this.planRunningRuns(now);
     const changes = created + started + planned;
@@ -174,7 +180,7 @@ export class Scheduler {
     }
     return this.db.transaction(async (tx) => {
       const runs = await lockRunsToPlan(tx, this.planBatchSize);
-      if (runs.length === 0) return 0;
+      if (runs.length === 0) return { changes: 0, finished: [] };
       const instances = await listTaskInstances(tx, runs.map((r) => r.pk));
       const byRun = new Map<string, Map<string, TaskSnapshot>>();
       for (const ti of instances) {
@@ -184,6 +190,7 @@ export class Scheduler {
       }
       let changes = 0;
       const stale: string[] = [];
+      const finished: string[] = [];
       for (const run of runs) {
         const def = await this.definitionOf(run.dagId, run.dagVersion, tx);
         const plan = planRun(def, byRun.get(run.pk) ?? new Map(), now);
@@ -195,12 +202,16 @@ export class Scheduler {
         if (plan.runOutcome && applied === plan.moves.length) {
           if (await finishRun(tx, run.pk, plan.runOutcome)) {
             changes++;
+            finished.push(plan.runOutcome);
             this.log.info(`run ${run.dagId}/${run.runId} ${plan.runOutcome}`);
           }
         }
       }
       await markPlanned(tx, runs.map((r) => r.pk));
       for (const run of stale) await requestPlan(tx, run);
+      return { changes, finished };
+    }).then(({ changes, finished }) => {
+      for (const state of finished) this.metrics.runsFinished.inc({ state }); // counted once committed
       return changes;
     });
   }

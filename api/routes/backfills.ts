@@ -96,6 +96,8 @@ export function backfillRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (outcome.kind === "dag_not_found") throw notFound("DAG", req.params.dagId, "dag_not_found");
     if (outcome.kind === "refused") throw new ApiError(outcome.refusal.code, outcome.refusal.message);
     await notifyWakeup(db, "runs");
+    const made = outcome.runs.filter((r) => r.action === "created").length;
+    if (made > 0) deps.metrics?.runsCreated.inc({ type: "backfill" }, made);
     const b = outcome.backfill;
     return reply.status(201).send({
       backfillId: Number(b.id),

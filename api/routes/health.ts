@@ -1,5 +1,10 @@
-// Liveness, readiness and Prometheus metrics; these need no token (they reveal no DAG data).
+// Liveness, readiness and Prometheus metrics (prom-client; lib/metrics.ts lists what the parts count).
+// These need no API token: they reveal no DAG data. /metrics can ask for one of its own
+// (FERRY_METRICS_TOKEN), for clusters where the API is reachable from outside.
+import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
+import client from "prom-client";
+import type { Metrics } from "../../lib/metrics.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorBody } from "../errors.ts";
 import { ping } from "../../db/db.ts";
@@ -7,30 +12,57 @@ import { countDagsByPaused } from "../../scheduler/dags.repository.ts";
 import { countByState } from "../../scheduler/runs.repository.ts";
 import { RUN_STATES, TASK_STATES } from "../../scheduler/states.ts";
 
-export interface RequestCounter {
-  count(method: string, status: number): void;
-  render(): string;
-}
-
-export function requestCounter(): RequestCounter {
-  const counts = new Map<string, number>();
-  return {
-    count(method, status) {
-      const key = `${method}|${status}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    },
-    render() {
-      const lines = ["# HELP ferry_http_requests_total HTTP requests served by the API.", "# TYPE ferry_http_requests_total counter"];
-      for (const [key, n] of counts) {
-        const [method, status] = key.split("|");
-        lines.push(`ferry_http_requests_total{method="${method}",status="${status}"} ${n}`);
-      }
-      return lines.join("\n");
-    },
+/** Gauges read from Postgres when scraped: what is in the database, whichever process made it. */
+function registerStateGauges(deps: ApiDeps, metrics: Metrics): void {
+  const registers = [metrics.registry];
+  let reading: Promise<{ runs: Map<string, number>; tasks: Map<string, number>; dags: { active: number; paused: number } }> | null = null;
+  // One read serves the three gauges of one scrape.
+  const read = () => {
+    reading ??= Promise.all([countByState(deps.db), countDagsByPaused(deps.db)])
+      .then(([{ runs, tasks }, dags]) => ({ runs, tasks, dags }))
+      .finally(() => setTimeout(() => (reading = null), 0));
+    return reading;
   };
+  new client.Gauge({
+    name: "ferry_dag_runs",
+    help: "Runs by state.",
+    labelNames: ["state"] as const,
+    registers,
+    async collect() {
+      const { runs } = await read();
+      for (const s of RUN_STATES) this.set({ state: s }, runs.get(s) ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: "ferry_active_task_instances",
+    help: "Tasks of active runs (and any still running) by state.",
+    labelNames: ["state"] as const,
+    registers,
+    async collect() {
+      const { tasks } = await read();
+      for (const s of TASK_STATES) this.set({ state: s }, tasks.get(s) ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: "ferry_dags",
+    help: "DAGs by paused state.",
+    labelNames: ["paused"] as const,
+    registers,
+    async collect() {
+      const { dags } = await read();
+      this.set({ paused: "false" }, dags.active);
+      this.set({ paused: "true" }, dags.paused);
+    },
+  });
 }
 
-export function healthRoutes(app: FastifyInstance, deps: ApiDeps, requests: RequestCounter): void {
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+export function healthRoutes(app: FastifyInstance, deps: ApiDeps, metrics: Metrics): void {
   app.get("/healthz", async () => ({ status: "ok" }));
 
   app.get("/readyz", async (_req, reply) => {
@@ -42,21 +74,11 @@ export function healthRoutes(app: FastifyInstance, deps: ApiDeps, requests: Requ
     }
   });
 
-  app.get("/metrics", async (_req, reply) => {
-    const [{ runs, tasks }, dags] = await Promise.all([countByState(deps.db), countDagsByPaused(deps.db)]);
-    const lines = [
-      "# HELP ferry_dag_runs Runs by state.",
-      "# TYPE ferry_dag_runs gauge",
-      ...RUN_STATES.map((s) => `ferry_dag_runs{state="${s}"} ${runs.get(s) ?? 0}`),
-      "# HELP ferry_active_task_instances Tasks of active runs (and any still running) by state.",
-      "# TYPE ferry_active_task_instances gauge",
-      ...TASK_STATES.map((s) => `ferry_active_task_instances{state="${s}"} ${tasks.get(s) ?? 0}`),
-      "# HELP ferry_dags DAGs by paused state.",
-      "# TYPE ferry_dags gauge",
-      `ferry_dags{paused="false"} ${dags.active}`,
-      `ferry_dags{paused="true"} ${dags.paused}`,
-      requests.render(),
-    ];
-    return reply.type("text/plain; version=0.0.4").send(lines.join("\n") + "\n");
+  registerStateGauges(deps, metrics);
+  app.get("/metrics", async (req, reply) => {
+    if (deps.metricsToken && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
+      return reply.status(401).send(errorBody("unauthorized", "/metrics needs Authorization: Bearer <FERRY_METRICS_TOKEN>."));
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }

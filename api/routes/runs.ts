@@ -82,6 +82,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!run && !trigger.runId) run = await create(`${runId}__${randomBytes(3).toString("hex")}`);
     if (!run) throw new ApiError("run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
     await notifyWakeup(db, "runs");
+    deps.metrics?.runsCreated.inc({ type: "manual" });
     return reply.status(201).send(runBody(run));
   });
 

@@ -1,0 +1,97 @@
+// Every Prometheus metric Ferry exports, on prom-client, in one registry per Ferry process (so tests that
+// start several Ferrys in one Node process each see their own). The parts count into it as things
+// happen; the API serves it at /metrics together with the gauges it reads from Postgres at scrape time
+// (api/routes/health.ts). The README's "Metrics" section lists them.
+import client from "prom-client";
+
+/** Seconds, for latencies from milliseconds (a Pod start) to hours (a task). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600];
+
+export function createMetrics(opts: { processMetrics?: boolean } = {}) {
+  const registry = new client.Registry();
+  // The process's own: CPU, memory, event-loop lag, handles (prom-client's defaults).
+  if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new client.Counter({
+      name: "ferry_http_requests_total",
+      help: "HTTP requests served by the API, by method and status.",
+      labelNames: ["method", "status"] as const,
+      registers,
+    }),
+    runsCreated: new client.Counter({
+      name: "ferry_runs_created_total",
+      help: "Runs created, by type (scheduled, manual, backfill).",
+      labelNames: ["type"] as const,
+      registers,
+    }),
+    runsFinished: new client.Counter({
+      name: "ferry_runs_finished_total",
+      help: "Runs that reached a final state, by that state.",
+      labelNames: ["state"] as const,
+      registers,
+    }),
+    tryDuration: new client.Histogram({
+      name: "ferry_task_duration_seconds",
+      help: "How long a try's container ran (start to end), by how the try ended.",
+      labelNames: ["state"] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    queueWait: new client.Histogram({
+      name: "ferry_task_queue_wait_seconds",
+      help: "From a task becoming scheduled to an executor claiming its try (slots, parallelism, executor room).",
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    podStart: new client.Histogram({
+      name: "ferry_pod_start_seconds",
+      help: "From a try's claim to its container running (Pod create, scheduling, image, start).",
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    dependencyHop: new client.Histogram({
+      name: "ferry_dependency_hop_seconds",
+      help: "From the last upstream task's end to the downstream task's Pod create being sent.",
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    podsCreated: new client.Counter({ name: "ferry_pods_created_total", help: "Task Pods created.", registers }),
+    triesFailed: new client.Counter({
+      name: "ferry_tries_failed_total",
+      help: "Tries that failed, by reason (Error, OOMKilled, Evicted, ...) and whether they used up a retry (infra: true if not).",
+      labelNames: ["reason", "infra"] as const,
+      registers,
+    }),
+    kubeRequests: new client.Counter({
+      name: "ferry_kube_requests_total",
+      help: "Kubernetes API requests, by verb and HTTP status (0: no answer).",
+      labelNames: ["verb", "code"] as const,
+      registers,
+    }),
+    watchRestarts: new client.Counter({
+      name: "ferry_kube_watch_restarts_total",
+      help: "Pod watches started again, by why (ended, expired, error, silent).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    logBytes: new client.Counter({ name: "ferry_log_bytes_shipped_total", help: "Bytes of task logs written to the log store.", registers }),
+    logStoreErrors: new client.Counter({ name: "ferry_log_store_errors_total", help: "Failed writes to the log store (each is retried).", registers }),
+    logLag: new client.Histogram({
+      name: "ferry_log_finish_lag_seconds",
+      help: "From a try's outcome being recorded to its whole log being in the store.",
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    adoptions: new client.Counter({ name: "ferry_tries_adopted_total", help: "Tries taken over from an executor whose lease ran out.", registers }),
+    orphanPods: new client.Counter({ name: "ferry_orphan_pods_removed_total", help: "Pods with Ferry's label that no live try owned, removed by the sweeper.", registers }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Metrics nobody serves: for parts started without a process's registry (tests, tools). */
+export function unservedMetrics(): Metrics {
+  return createMetrics({ processMetrics: false });
+}
