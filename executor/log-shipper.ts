@@ -12,13 +12,20 @@ import type { Logger } from "../lib/logger.ts";
 import type { LogStore, TryLogKey } from "../logstore/logstore.ts";
 import { TryLogWriter } from "../logstore/writer.ts";
 import { kubeFailure, type Kube } from "./kube.ts";
+import { kubeRetryDelayMs } from "./kube-retry.ts";
 import { CheckpointTrail, type LogCheckpoint, type LogGap } from "./pod-log-resume.ts";
 import { openPodLogFrom, type PodLogFromStream } from "./pod-log-reader.ts";
 
 /** Unstored log bytes held in memory per try before reading from the Pod pauses. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Reads of an ended container's log that may fail to finish before the copy gives up. */
+/** Reads of an ended container's log that may stall (open, but no progress) before the copy gives up. */
 const READS_AFTER_END = 3;
+/**
+ * Reads of an ended container's log that the API server may refuse (429, 5xx, no answer) or cut before
+ * the copy gives up. Each is retried after a backoff with full jitter, never sooner than the server's
+ * Retry-After (kube-retry.ts), so this many are about a minute and a half at the most.
+ */
+const READ_ERRORS_AFTER_END = 8;
 
 export type ContainerState = "waiting" | "running" | "finished" | "gone";
 
@@ -71,6 +78,9 @@ export class LogShipper {
   private storeDown = false;
   /** Part of the output had been rotated away before it could be read: the log cannot be whole. */
   private gapSeen = false;
+  /** What the last failed read met, and the Retry-After its answer carried. */
+  private lastError = "";
+  private lastRetryAfterMs: number | null = null;
 
   constructor(
     private readonly kube: Kube,
@@ -106,6 +116,17 @@ export class LogShipper {
     this.stopped = true;
     this.stream?.abort();
     this.poke();
+  }
+
+  /**
+   * The wait before reading again after a failed read: `ms`, cut short only by stop() or a change of
+   * the container's state (not by every poke: the watch pokes on any news of the Pod, and a backoff
+   * that every event ended would send the next request at once).
+   */
+  private async backOff(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const state = this.state();
+    while (!this.stopped && this.state() === state && Date.now() < until) await this.waitForChange(until - Date.now());
   }
 
   /** Resolves on poke() or after `ms`. A newer wait replaces an older one, which then just times out. */
@@ -152,8 +173,9 @@ export class LogShipper {
     this.countedBytes = Math.max(this.countedBytes, writer.bytesStored);
     let problem: string | null = null;
     let complete = false;
-    let backoffMs = 250;
-    let readsAfterEnd = 0;
+    let errorsInARow = 0;
+    let stallsAfterEnd = 0;
+    let errorsAfterEnd = 0;
     try {
       while (!this.stopped) {
         const state = this.state();
@@ -180,14 +202,19 @@ export class LogShipper {
           complete = true; // a container that ended without starting (bad command, no image) printed nothing
           break;
         }
-        if (ended && ++readsAfterEnd >= READS_AFTER_END) {
-          problem = `the Pod's log could not be read to its end (${READS_AFTER_END} reads after the container ended ${outcome === "stalled" ? "stalled" : "failed"})`;
+        // A stalled read and a refused one are counted apart: a stream that goes quiet may do so again,
+        // but an API server that sheds or fails a request (a 429, a 500) is asked again after a backoff.
+        if (ended && outcome === "stalled" && ++stallsAfterEnd >= READS_AFTER_END) {
+          problem = `the Pod's log could not be read to its end (${READS_AFTER_END} reads after the container ended stalled)`;
           break;
         }
-        if (outcome === "error") {
-          await this.waitForChange(backoffMs);
-          backoffMs = Math.min(backoffMs * 2, 10_000);
-        } else if (outcome === "not_started") await this.waitForChange(1000);
+        if (ended && outcome === "error" && ++errorsAfterEnd >= READ_ERRORS_AFTER_END) {
+          problem = `the Pod's log could not be read to its end (${READ_ERRORS_AFTER_END} reads after the container ended failed; the last: ${this.lastError})`;
+          break;
+        }
+        if (outcome === "error") await this.backOff(kubeRetryDelayMs(++errorsInARow, this.lastRetryAfterMs));
+        else errorsInARow = 0;
+        if (outcome === "not_started") await this.waitForChange(1000);
         // Ended before the container did: the connection dropped, or the watch has not told us yet.
         else if (outcome === "ended") await this.waitForChange(500);
       }
@@ -245,6 +272,8 @@ export class LogShipper {
       if (f.code === 404) return "not_found";
       if (f.code === 400 || f.code === 204) return "not_started";
       this.log.warn("log stream failed; retrying", { pod: this.pod.podName, code: f.code, message: f.message });
+      this.lastError = f.code ? `HTTP ${f.code}: ${f.message}` : f.message;
+      this.lastRetryAfterMs = f.retryAfterMs;
       return "error";
     }
     const drainMs = this.opts.drainTimeoutMs ?? 10_000;
@@ -256,7 +285,12 @@ export class LogShipper {
         const wait = over ? Math.max(0, lastProgress + drainMs - Date.now()) : 30_000;
         const result = await Promise.race([stream.done, this.waitForChange(Math.max(wait, 10)).then(() => "tick" as const)]);
         if (result === "ended") return "ended";
-        if (result === "broken") return this.stopped ? "stopped" : "error";
+        if (result === "broken") {
+          if (this.stopped) return "stopped";
+          this.lastError = "the stream broke";
+          this.lastRetryAfterMs = null;
+          return "error";
+        }
         if (this.stopped) {
           stream.abort();
           return "stopped";
