@@ -1,6 +1,13 @@
 // Turns what the sandbox reported (a RawDag: the DAG as declared, untrusted JSON) into a checked
 // DagDefinition, or into the full list of problems so the author can fix them in one go.
-import { OVERLAP_POLICIES, type CompiledTaskOptions, type DagDefinition, type OverlapPolicy, type TaskDefinition } from "../sdk/definition.ts";
+import {
+  OVERLAP_POLICIES,
+  type CompiledTaskOptions,
+  type DagDefinition,
+  type OverlapPolicy,
+  type PodDefaults,
+  type TaskDefinition,
+} from "../sdk/definition.ts";
 import {
   checkJson,
   checkKnownKeys,
@@ -16,10 +23,11 @@ import { isValidTimezone, parseStart, scheduleProblem } from "./schedule.ts";
 import { stringLeaves, templateProblems } from "./templates.ts";
 import type { DagProblem, SourcePosition } from "./types.ts";
 import {
-  checkPodSpec,
-  checkResources,
+  checkPodFields,
   checkTaskOptionValues,
+  FUNCTION_POD_KEYS,
   FUNCTION_TASK_KEYS,
+  mergePodLayers,
   POD_SPEC_KEYS,
   POD_TASK_KEYS,
   TASK_DEFAULT_KEYS,
@@ -40,6 +48,7 @@ const DAG_OPTION_KEYS = [
   "maxActiveTasks",
   "params",
   "defaults",
+  "podDefaults",
   "description",
   "tags",
 ] as const;
@@ -87,7 +96,7 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
       didYouMean(key, TASK_DEFAULT_KEYS).replace(/"(\w+)"\?$/, 'defaults: { $1: ... }? Task options for every task go in defaults.');
     problems.add(joinPath("", key), `unknown dag option "${key}".${hint}`, at);
   }
-  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, maxActiveTasks, params, defaults, description, tags } = options;
+  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, maxActiveTasks, params, defaults, podDefaults, description, tags } = options;
 
   let zoneOk = true;
   if (timezone !== undefined) {
@@ -150,6 +159,14 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
       out.defaults = checkTaskOptionValues(problems, "defaults", defaults, at);
     }
   }
+  if (podDefaults !== undefined) {
+    if (!isPlainObject(podDefaults) || "$unsupported" in podDefaults) {
+      problems.add("podDefaults", `must be an object of Pod fields (the ones a pod task takes, e.g. { nodeSelector: {...}, env: {...} }), got ${describe(podDefaults)}`, at);
+    } else {
+      checkKnownKeys(problems, "podDefaults", podDefaults, POD_SPEC_KEYS, "Pod field", at);
+      out.podDefaults = checkPodFields(problems, "podDefaults", podDefaults, POD_SPEC_KEYS, at) as PodDefaults;
+    }
+  }
   if (description !== undefined && description !== null) {
     if (typeof description === "string") out.description = description;
     else problems.add("description", `must be a string, got ${describe(description)}`, at);
@@ -166,7 +183,8 @@ interface TaskDraft {
   raw: Record<string, unknown>;
   dependsOnRaw: unknown;
   options: PartialTaskOptions;
-  build: () => Partial<TaskDefinition>;
+  /** Its Pod fields as checked (without the DAG's podDefaults). */
+  fields: Record<string, unknown>;
 }
 
 function checkTask(problems: Problems, entry: unknown, index: number, seen: Map<string, TaskDraft>, locate: Locate): TaskDraft | undefined {
@@ -200,15 +218,8 @@ function checkTask(problems: Problems, entry: unknown, index: number, seen: Map<
   }
   checkKnownKeys(problems, path, raw, kind === "pod" ? POD_TASK_KEYS : FUNCTION_TASK_KEYS, kind === "pod" ? "pod task field" : "task option", at);
   const options = checkTaskOptionValues(problems, path, raw, at);
-  let build: () => Partial<TaskDefinition>;
-  if (kind === "pod") {
-    const pod = checkPodSpec(problems, path, raw, at);
-    build = () => ({ kind: "pod", pod });
-  } else {
-    const resources = raw.resources === undefined ? undefined : checkResources(problems, joinPath(path, "resources"), raw.resources, at);
-    build = () => (resources ? { kind: "function", resources } : { kind: "function" });
-  }
-  const draft: TaskDraft = { taskId: String(taskId), kind, path, at, raw, dependsOnRaw: raw.dependsOn, options, build };
+  const fields = checkPodFields(problems, path, raw, kind === "pod" ? POD_SPEC_KEYS : FUNCTION_POD_KEYS, at);
+  const draft: TaskDraft = { taskId: String(taskId), kind, path, at, raw, dependsOnRaw: raw.dependsOn, options, fields };
   if (usableId) seen.set(taskId as string, draft);
   return usableId ? draft : undefined;
 }
@@ -231,12 +242,29 @@ function checkDependsOn(problems: Problems, task: TaskDraft, ids: readonly strin
   return out;
 }
 
-function checkTemplates(problems: Problems, task: TaskDraft, ids: readonly string[], upstream: ReadonlySet<string>): void {
+function checkTemplates(problems: Problems, path: string, fields: Record<string, unknown>, ids: readonly string[], upstream: ReadonlySet<string>, at?: SourcePosition): void {
   for (const key of POD_SPEC_KEYS) {
-    for (const leaf of stringLeaves(task.raw[key], joinPath(task.path, key))) {
-      for (const message of templateProblems(leaf.text, ids, upstream)) problems.add(leaf.path, message, task.at);
+    for (const leaf of stringLeaves(fields[key], joinPath(path, key))) {
+      for (const message of templateProblems(leaf.text, ids, upstream)) problems.add(leaf.path, message, at);
     }
   }
+}
+
+/**
+ * A task's Pod fields: the DAG's podDefaults with the task's own merged over them (README.md, "Pod
+ * spec"). A function task takes neither image, command nor args from them: its container is the worker's.
+ */
+function taskPodFields(problems: Problems, draft: TaskDraft, podDefaults: PodDefaults | undefined): Partial<TaskDefinition> {
+  if (draft.kind === "pod") {
+    const pod = mergePodLayers<Record<string, unknown>>({ ...podDefaults }, draft.fields);
+    if (pod.image === undefined && draft.raw.image === undefined) {
+      problems.add(joinPath(draft.path, "image"), 'is required: the container image to run, e.g. "alpine:3.20" (or set podDefaults.image on the DAG)', draft.at);
+    }
+    return { kind: "pod", pod: pod as never };
+  }
+  const { image: _image, command: _command, args: _args, ...shared } = podDefaults ?? {};
+  const { resources, ...pod } = mergePodLayers<Record<string, unknown>>(shared, draft.fields);
+  return { kind: "function", ...(resources ? { resources } : {}), ...(Object.keys(pod).length > 0 ? { pod } : {}) } as Partial<TaskDefinition>;
 }
 
 export function validateDag(raw: unknown, locate: Locate): ValidationResult {
@@ -266,7 +294,16 @@ export function validateDag(raw: unknown, locate: Locate): ValidationResult {
   // With a cycle there is no order; check templates against declared upstreams only.
   const order = sorted.ok ? sorted.order : ids;
   const allUpstream = sorted.ok ? transitiveUpstreams(order, upstreams) : new Map(ids.map((id) => [id, new Set(upstreams.get(id))]));
-  for (const draft of drafts) if (draft.kind === "pod") checkTemplates(problems, draft, ids, allUpstream.get(draft.taskId)!);
+  for (const draft of drafts) checkTemplates(problems, draft.path, draft.raw, ids, allUpstream.get(draft.taskId)!, draft.at);
+  // The DAG's podDefaults are under every task: they can name no upstream task's result.
+  if (dagLevel.podDefaults) {
+    for (const leaf of stringLeaves(dagLevel.podDefaults, "podDefaults")) {
+      if (/\{\{\s*tasks\b/.test(leaf.text)) {
+        problems.add(leaf.path, `${JSON.stringify(leaf.text)} refers to a task's result, which podDefaults (under every task) cannot: set it on the tasks downstream of that task`, dagAt);
+      } else for (const message of templateProblems(leaf.text, ids, new Set())) problems.add(leaf.path, message, dagAt);
+    }
+  }
+  const podFields = new Map(drafts.map((d) => [d.taskId, taskPodFields(problems, d, dagLevel.podDefaults)]));
 
   if (problems.list.length > 0) return { ok: false, problems: problems.list };
 
@@ -274,7 +311,7 @@ export function validateDag(raw: unknown, locate: Locate): ValidationResult {
   const tasks = order.map((id) => {
     const draft = seen.get(id)!;
     const options = { ...BUILT_IN_TASK_DEFAULTS, ...defined(defaults), ...defined(draft.options) };
-    return { taskId: id, ...draft.build(), dependsOn: upstreams.get(id)!, ...options } as TaskDefinition;
+    return { taskId: id, ...podFields.get(id), dependsOn: upstreams.get(id)!, ...options } as TaskDefinition;
   });
   return { ok: true, definition: { dagId: dagId as string, ...dagFields, tasks } };
 }

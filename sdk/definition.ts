@@ -41,15 +41,86 @@ export interface CompiledTaskOptions {
 export interface ResourceList {
   cpu?: string;
   memory?: string;
+  /** Local scratch space (the container's writable layer, logs, emptyDir volumes). */
+  "ephemeral-storage"?: string;
   [name: string]: string | undefined;
 }
 
-export interface PodTaskSpec {
+export interface Resources {
+  requests?: ResourceList;
+  limits?: ResourceList;
+}
+
+/** Where an env var's value comes from when the container starts (Kubernetes' EnvVarSource; one of the three). */
+export interface EnvVarSource {
+  secretKeyRef?: { name: string; key: string; optional?: boolean };
+  configMapKeyRef?: { name: string; key: string; optional?: boolean };
+  /** A field of the Pod: `metadata.name`, `metadata.namespace`, `metadata.uid`, `metadata.labels['k']`, `spec.nodeName`, `status.podIP`, ... */
+  fieldRef?: { fieldPath: string; apiVersion?: string };
+}
+
+/** An env var's value: a string (a template in pod tasks), or `{ valueFrom }` read when the container starts. */
+export type EnvValue = string | { valueFrom: EnvVarSource };
+
+/** Every key of a Secret or ConfigMap as an env var (Kubernetes' EnvFromSource; one of the two refs). */
+export interface EnvFromSource {
+  secretRef?: { name: string; optional?: boolean };
+  configMapRef?: { name: string; optional?: boolean };
+  /** Put before every key's name. */
+  prefix?: string;
+}
+
+/** A container's securityContext (the fields Ferry checks; Kubernetes' SecurityContext). */
+export interface ContainerSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  seccompProfile?: { type: "RuntimeDefault" | "Localhost" | "Unconfined"; localhostProfile?: string };
+  procMount?: "Default" | "Unmasked";
+}
+
+/** The Pod's securityContext (the fields Ferry checks; Kubernetes' PodSecurityContext). */
+export interface PodSecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  fsGroup?: number;
+  fsGroupChangePolicy?: "Always" | "OnRootMismatch";
+  supplementalGroups?: number[];
+  seccompProfile?: { type: "RuntimeDefault" | "Localhost" | "Unconfined"; localhostProfile?: string };
+  sysctls?: { name: string; value: string }[];
+}
+
+/** A container beside the task's own: an init container (runs to completion first) or a sidecar. */
+export interface ExtraContainer {
+  /** A DNS-1123 label, unique in the Pod; not "task" (the task's own container). */
+  name: string;
   image: string;
   command?: string[];
   args?: string[];
-  env?: Record<string, string>;
-  resources?: { requests?: ResourceList; limits?: ResourceList };
+  workingDir?: string;
+  env?: Record<string, EnvValue>;
+  envFrom?: EnvFromSource[];
+  resources?: Resources;
+  volumeMounts?: unknown[];
+  securityContext?: ContainerSecurityContext;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+}
+
+/**
+ * The Pod fields a task (and the DAG's `podDefaults`) may set. They are merged over the global pod
+ * template and under Ferry's own fields (README.md, "Pod spec").
+ */
+export interface PodFields {
+  command?: string[];
+  args?: string[];
+  env?: Record<string, EnvValue>;
+  envFrom?: EnvFromSource[];
+  resources?: Resources;
   /** Passed through to the Pod spec as given (Kubernetes shapes). */
   volumes?: unknown[];
   volumeMounts?: unknown[];
@@ -57,16 +128,46 @@ export interface PodTaskSpec {
   tolerations?: unknown[];
   affinity?: unknown;
   serviceAccountName?: string;
+  /** Absent: false, unless the Pod names a service account. */
+  automountServiceAccountToken?: boolean;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** Names of Secrets holding registry credentials. */
+  imagePullSecrets?: string[];
+  /** The task container's securityContext. */
+  securityContext?: ContainerSecurityContext;
+  /** The Pod's securityContext. */
+  podSecurityContext?: PodSecurityContext;
+  priorityClassName?: string;
+  runtimeClassName?: string;
+  hostAliases?: { ip: string; hostnames: string[] }[];
+  /** Run in order before the task's container; each must exit 0. */
+  initContainers?: ExtraContainer[];
+  /** Run beside the task's container and stopped once it ends (Kubernetes' native sidecars: init containers with restartPolicy Always). */
+  sidecars?: ExtraContainer[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+}
+
+export interface PodTaskSpec extends PodFields {
+  image: string;
+}
+
+/** What a function task may set of its Pod: everything but the container's image, command and args (the worker's). */
+export type FunctionPodFields = Omit<PodFields, "command" | "args" | "resources">;
+
+/** A DAG's `podDefaults`: the fields of every task's Pod, under each task's own. */
+export interface PodDefaults extends PodFields {
+  /** Pod tasks only; a pod task's own image wins. */
+  image?: string;
 }
 
 export interface FunctionTaskDefinition extends CompiledTaskOptions {
   taskId: string;
   kind: "function";
   /** Resources for the worker Pod, optional. */
-  resources?: { requests?: ResourceList; limits?: ResourceList };
+  resources?: Resources;
+  /** The other Pod fields it (or the DAG's podDefaults) set; absent when none. */
+  pod?: FunctionPodFields;
 }
 
 export interface PodTaskDefinition extends CompiledTaskOptions {
@@ -96,6 +197,8 @@ export interface DagDefinition {
   /** Absent = no limit of its own. */
   maxActiveTasks?: number;
   params: Record<string, unknown>;
+  /** The DAG's podDefaults as given (already merged into each task's fields). Absent = none. */
+  podDefaults?: PodDefaults;
   description: string | null;
   tags: string[];
   /** In topological order. */

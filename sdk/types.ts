@@ -1,7 +1,39 @@
 // Public types of the "ferry" module: what DAG authors see in their editor. Runtime lives in dag.ts.
-import type { OverlapPolicy, PodTaskSpec, ResourceList, RetryBackoff, TriggerRule } from "./definition.ts";
+import type {
+  ContainerSecurityContext,
+  EnvFromSource,
+  EnvValue,
+  EnvVarSource,
+  ExtraContainer,
+  FunctionPodFields,
+  OverlapPolicy,
+  PodDefaults,
+  PodFields,
+  PodSecurityContext,
+  PodTaskSpec,
+  ResourceList,
+  Resources,
+  RetryBackoff,
+  TriggerRule,
+} from "./definition.ts";
 
-export type { OverlapPolicy, PodTaskSpec, ResourceList, RetryBackoff, TriggerRule };
+export type {
+  ContainerSecurityContext,
+  EnvFromSource,
+  EnvValue,
+  EnvVarSource,
+  ExtraContainer,
+  FunctionPodFields,
+  OverlapPolicy,
+  PodDefaults,
+  PodFields,
+  PodSecurityContext,
+  PodTaskSpec,
+  ResourceList,
+  Resources,
+  RetryBackoff,
+  TriggerRule,
+};
 
 /**
  * A duration: a number of seconds, or a string of one or more `<number><unit>` parts with units
@@ -82,13 +114,17 @@ export interface TaskOptions {
 /** Task option defaults a DAG can set for all its tasks (`dependsOn` is per task). */
 export type TaskDefaults = Omit<TaskOptions, "dependsOn">;
 
-/** Options of a function task (`task()`). */
-export interface FunctionTaskOptions extends TaskOptions {
+/**
+ * Options of a function task (`task()`): the common task options and the fields of its Pod, except the
+ * container's image, command and args (Ferry's worker). As in pod tasks, every string of these fields
+ * is a template (`{{ params.x }}`, ...).
+ */
+export interface FunctionTaskOptions extends TaskOptions, FunctionPodFields {
   /**
-   * CPU and memory for the worker Pod that runs the function.
+   * CPU, memory and ephemeral storage for the worker Pod that runs the function.
    * @default the executor's worker defaults
    */
-  resources?: { requests?: ResourceList; limits?: ResourceList };
+  resources?: Resources;
 }
 
 /**
@@ -183,6 +219,14 @@ export interface DagOptions {
    * @default {}
    */
   params?: Params;
+  /**
+   * Pod fields for every task of this DAG (the same fields a pod task takes; `image`, `command` and
+   * `args` apply to pod tasks only). Each task's own fields are merged over them, by the rules of
+   * README.md, "Pod spec"; their strings are templates of every pod task, which may not refer to
+   * `tasks.<id>`.
+   * @default {}
+   */
+  podDefaults?: PodDefaults;
   /**
    * Task option defaults for every task of this DAG.
    * @default { retries: 0, infraRetries: 3, retryDelay: "30s", retryBackoff: "fixed", timeout: null, triggerRule: "all_success" }
