@@ -51,6 +51,27 @@ function toDate(v: unknown): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+/** An init container (not a sidecar) that ended with an error: with restartPolicy Never it fails the Pod before the task's container starts. */
+function failedInit(pod: V1Pod): { reason: string; message: string } | null {
+  const sidecars = new Set((pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === "Always").map((c) => c.name));
+  for (const s of pod.status?.initContainerStatuses ?? []) {
+    const t = s.state?.terminated;
+    if (!t || t.exitCode === 0 || sidecars.has(s.name)) continue;
+    // As `kubectl get pods` shows it: Init:Error, Init:OOMKilled, ...
+    return { reason: `Init:${t.reason ?? "Error"}`, message: `init container "${s.name}" failed with exit code ${t.exitCode}${t.message ? `: ${t.message.trim()}` : ""}` };
+  }
+  return null;
+}
+
+/** Why the Pod's containers wait: an init container's reason first (the task's container waits behind it, PodInitializing). */
+function waitingOf(status: NonNullable<V1Pod["status"]>): { reason?: string; message?: string } | undefined {
+  for (const s of status.initContainerStatuses ?? []) {
+    const w = s.state?.waiting;
+    if (w?.reason && w.reason !== "PodInitializing") return { reason: w.reason, message: `init container "${s.name}": ${w.message ?? w.reason}` };
+  }
+  return status.containerStatuses?.[0]?.state?.waiting;
+}
+
 export function assessPod(pod: V1Pod, now: Date, pendingTimeoutMs: number): PodProgress {
   const status = pod.status ?? {};
   const container = status.containerStatuses?.[0];
@@ -58,14 +79,15 @@ export function assessPod(pod: V1Pod, now: Date, pendingTimeoutMs: number): PodP
   if (phase === "Succeeded" || phase === "Failed") {
     const term = container?.state?.terminated;
     const succeeded = phase === "Succeeded";
+    const init = !term && !succeeded && !status.reason ? failedInit(pod) : null;
     return {
       kind: "finished",
       outcome: {
         succeeded,
         exitCode: term?.exitCode ?? null,
         // A Pod-level reason (DeadlineExceeded, Evicted) explains more than the container's own.
-        reason: status.reason ?? term?.reason ?? null,
-        message: status.message ?? (succeeded ? null : term?.message ?? null),
+        reason: status.reason ?? term?.reason ?? init?.reason ?? null,
+        message: status.message ?? (succeeded ? null : term?.message ?? init?.message ?? null),
         terminationMessage: succeeded ? (term?.message ?? null) : null,
         startedAt: toDate(term?.startedAt) ?? toDate(status.startTime),
         finishedAt: toDate(term?.finishedAt),
@@ -76,7 +98,7 @@ export function assessPod(pod: V1Pod, now: Date, pendingTimeoutMs: number): PodP
   if (phase === "Running") return { kind: "running", startedAt: toDate(container?.state?.running?.startedAt) ?? toDate(status.startTime) };
   if (phase === "Unknown") return { kind: "pending" };
 
-  const waiting = container?.state?.waiting;
+  const waiting = waitingOf(status);
   if (waiting?.reason && FATAL_WAITING.has(waiting.reason)) {
     return { kind: "stuck", reason: waiting.reason, message: waiting.message ?? waiting.reason, fatal: true };
   }
