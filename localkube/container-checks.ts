@@ -1,6 +1,8 @@
-// What a kubelet refuses before it pulls an image or starts a container, with the waiting reason and
-// message it reports. These never resolve without a change to the Pod's spec, so the Pod stays Pending
-// with the container waiting, and the kubelet keeps reporting the same reason.
+// What a kubelet refuses before it pulls a container's image (a reference that does not parse, an absent
+// image with imagePullPolicy Never) or when it makes the container's config (an environment that does
+// not resolve, a security context it cannot honour), with the waiting reason and message it reports.
+// The image refusals never resolve without a change to the Pod's spec; a config refusal may (a Secret
+// created later), and the runtime tries it again.
 import type { KObject } from "./store.ts";
 
 export interface ContainerRefusal {
@@ -36,11 +38,10 @@ export function isValidImageReference(image: string): boolean {
 }
 
 /**
- * Why the kubelet would refuse to start the Pod's container, or null. `present(image)` says whether the
- * node has the image (for imagePullPolicy Never).
+ * Why the kubelet would refuse to pull container `c`'s image, or null: a reference that does not parse,
+ * or an image the node does not have (`present(image)`) with imagePullPolicy Never.
  */
-export function containerRefusal(pod: KObject, present: (image: string) => boolean): ContainerRefusal | null {
-  const c = pod.spec.containers[0];
+export function imageRefusal(c: any, present: (image: string) => boolean): ContainerRefusal | null {
   const image: string = c.image;
   if (!isValidImageReference(image)) {
     return { reason: "InvalidImageName", message: `Failed to apply default image tag "${image}": couldn't parse image reference "${image}": invalid reference format` };
@@ -48,6 +49,17 @@ export function containerRefusal(pod: KObject, present: (image: string) => boole
   if (c.imagePullPolicy === "Never" && !present(image)) {
     return { reason: "ErrImageNeverPull", message: `Container image "${image}" is not present with pull policy of Never` };
   }
+  return null;
+}
+
+/**
+ * Why the kubelet cannot make container `c`'s config once its image is there (CreateContainerConfigError),
+ * or null: its environment did not resolve (`envError`, a missing Secret, ConfigMap or key), or it would
+ * run as root under runAsNonRoot. localkube knows no image's USER, so only an explicit runAsUser 0 is
+ * refused; a kubelet also refuses an image whose USER is root or not numeric.
+ */
+export function configRefusal(pod: KObject, c: any, envError?: string): ContainerRefusal | null {
+  if (envError) return { reason: "CreateContainerConfigError", message: envError };
   const runAsNonRoot = c.securityContext?.runAsNonRoot ?? pod.spec.securityContext?.runAsNonRoot;
   const runAsUser = c.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
   if (runAsNonRoot === true && runAsUser === 0) {

@@ -29,6 +29,7 @@ export function apiResourceList() {
     groupVersion: "v1",
     resources: [
       { name: "events", singularName: "event", namespaced: true, kind: "Event", verbs: ["get", "list", "watch"], shortNames: ["ev"] },
+      { name: "configmaps", singularName: "configmap", namespaced: true, kind: "ConfigMap", verbs: ["create", "delete", "get", "list", "watch"], shortNames: ["cm"] },
       { name: "namespaces", singularName: "namespace", namespaced: false, kind: "Namespace", verbs: ["create", "delete", "get", "list", "watch"], shortNames: ["ns"] },
       {
         name: "pods",
@@ -41,6 +42,7 @@ export function apiResourceList() {
       },
       { name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] },
       { name: "pods/status", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] },
+      { name: "secrets", singularName: "secret", namespaced: true, kind: "Secret", verbs: ["create", "delete", "get", "list", "watch"] },
     ],
   };
 }
@@ -100,6 +102,17 @@ const COLUMNS: Record<Resource, ReturnType<typeof col>[]> = {
     col("Status", "string", "The status of the namespace"),
     col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created."),
   ],
+  secrets: [
+    col("Name", "string", "Name must be unique within a namespace.", 0, "name"),
+    col("Type", "string", "The type of the secret"),
+    col("Data", "string", "The number of data entries in the secret"),
+    col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created."),
+  ],
+  configmaps: [
+    col("Name", "string", "Name must be unique within a namespace.", 0, "name"),
+    col("Data", "string", "The number of data entries in the configmap"),
+    col("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created."),
+  ],
   events: [
     col("Last Seen", "string", "Time when last seen"),
     col("Type", "string", "Type of this event"),
@@ -111,6 +124,8 @@ const COLUMNS: Record<Resource, ReturnType<typeof col>[]> = {
 
 function cells(resource: Resource, o: KObject): unknown[] {
   if (resource === "namespaces") return [o.metadata.name, o.status?.phase ?? "", age(o)];
+  if (resource === "secrets") return [o.metadata.name, o.type ?? "", Object.keys(o.data ?? {}).length, age(o)];
+  if (resource === "configmaps") return [o.metadata.name, Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length, age(o)];
   if (resource === "events") return [age(o), o.type ?? "", o.reason ?? "", `${o.involvedObject?.kind ?? ""}/${o.involvedObject?.name ?? ""}`, o.message ?? ""];
   const statuses: any[] = o.status?.containerStatuses ?? [];
   const ready = statuses.filter((c) => c.ready).length;

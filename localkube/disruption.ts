@@ -7,7 +7,6 @@
 //   (ContainerStatusUnknown, exit 137). The node comes back at once: new pods schedule as before.
 
 import { markDisruption, markPodFailed, markTerminated, isTerminal, rfc3339, NODE_NAME } from "./podstatus.ts";
-import { killGroup } from "./process.ts";
 import { refOf, type Ref, type Runtime } from "./runtime.ts";
 
 const UNKNOWN = { reason: "ContainerStatusUnknown", message: "The container could not be located when the pod was terminated" };
@@ -21,14 +20,15 @@ function evictionMessage(pod: any): string {
 /** Kills what runs for the pod (or stops its start) and resolves once its final status is written. */
 async function stop(rt: Runtime, ref: Ref, override?: { reason: string; message?: string }): Promise<void> {
   const run = rt.runs.get(ref.uid);
-  if (run && !run.finished) {
+  if (run && !run.finished && rt.pending(run).length > 0) {
     if (override) run.override = override;
-    if (run.child) killGroup(run.child.pid, "SIGKILL");
+    rt.killAll(run, "SIGKILL");
     await run.done;
     return;
   }
-  if (rt.cancelWaiting(ref.uid) || !run) {
-    // Never started: the kubelet reports the container it never ran as unknown.
+  if (!run || !run.finished) {
+    // Nothing running (not started yet): the kubelet reports the container it never ran as unknown.
+    if (run) rt.abandon(run);
     const now = rfc3339();
     rt.update(ref, (o) => markTerminated(o, { exitCode: 137, ...UNKNOWN, finishedAt: now }));
   }
@@ -47,7 +47,8 @@ export async function evict(rt: Runtime, namespace: string, name: string): Promi
   });
   if (!failed) return;
   rt.event(failed, { type: "Warning", reason: "Evicted", message }, false);
-  if (rt.runs.get(ref.uid)?.child) rt.event(failed, { type: "Normal", reason: "Killing", message: `Stopping container ${failed.spec.containers[0].name}` });
+  const run = rt.runs.get(ref.uid);
+  if (run && rt.pending(run).length > 0) rt.event(failed, { type: "Normal", reason: "Killing", message: `Stopping container ${failed.spec.containers[0].name}` });
   await stop(rt, ref);
 }
 

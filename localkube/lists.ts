@@ -8,7 +8,7 @@ import type { KObject, Resource, Store } from "./store.ts";
 import { isWatch, serveWatch } from "./watch.ts";
 import type { WatchFaults } from "./faults.ts";
 
-export const LIST_KIND: Record<Resource, string> = { pods: "PodList", namespaces: "NamespaceList", events: "EventList" };
+export const LIST_KIND: Record<Resource, string> = { pods: "PodList", namespaces: "NamespaceList", events: "EventList", secrets: "SecretList", configmaps: "ConfigMapList" };
 
 const CONTINUE_EXPIRED =
   "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";

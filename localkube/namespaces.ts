@@ -67,8 +67,8 @@ export function deleteNamespace(store: Store, name: string, o: DeleteOptions): K
 function finishIfEmpty(store: Store, name: string): void {
   const ns = store.get("namespaces", "", name);
   if (!ns?.metadata.deletionTimestamp || store.list("pods", name).length > 0) return;
-  // Like the namespace controller, the namespace's other content (its events) goes with it.
-  for (const ev of store.list("events", name)) store.remove("events", name, ev.metadata.name);
+  // Like the namespace controller, the namespace's other content (its events, Secrets, ConfigMaps) goes with it.
+  for (const resource of ["events", "secrets", "configmaps"] as const) for (const o of store.list(resource, name)) store.remove(resource, name, o.metadata.name);
   store.remove("namespaces", "", name);
 }
 

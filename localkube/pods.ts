@@ -27,7 +27,7 @@ export function requireNamespace(store: Store, ns: string): KObject {
   return n;
 }
 
-function checkBodyMeta(body: any, kind: string, ns: string | undefined): void {
+export function checkBodyMeta(body: any, kind: string, ns: string | undefined): void {
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw badRequest(`the body of the request was not a valid ${kind} object`);
   if (body.kind !== undefined && body.kind !== kind)
     throw badRequest(`the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; json parse error: kind ${body.kind} (${body.apiVersion ?? ""})`);
@@ -54,7 +54,7 @@ function defaultPod(pod: KObject): void {
     { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
     { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 },
   ];
-  for (const c of Array.isArray(spec.containers) ? spec.containers : []) {
+  for (const c of [...(Array.isArray(spec.initContainers) ? spec.initContainers : []), ...(Array.isArray(spec.containers) ? spec.containers : [])]) {
     if (!c || typeof c !== "object") continue;
     c.terminationMessagePath ??= "/dev/termination-log";
     c.terminationMessagePolicy ??= "File";
@@ -229,9 +229,10 @@ export async function podLog(
   hangAtEnd = false,
 ): Promise<void> {
   const pod = getPod(store, ns, name);
-  const cname: string = pod.spec.containers[0].name;
-  const want = q.get("container");
-  if (want && want !== cname) throw badRequest(`container ${want} is not valid for pod ${name}`);
+  // Without ?container= the Pod's one container (localkube runs one, beside its init containers and sidecars).
+  const cname: string = q.get("container") || pod.spec.containers[0].name;
+  const inits: string[] = (pod.spec.initContainers ?? []).map((c: any) => c.name);
+  if (cname !== pod.spec.containers[0].name && !inits.includes(cname)) throw badRequest(`container ${cname} is not valid for pod ${name}`);
   const tailLines = intParam(q, "tailLines");
   const limitBytes = intParam(q, "limitBytes");
   const sinceSeconds = intParam(q, "sinceSeconds");
@@ -255,8 +256,9 @@ export async function podLog(
     res.writeHead(204).end();
     return;
   }
-  const state = pod.status?.containerStatuses?.[0]?.state ?? {};
-  const file = runtime.logsFor(pod.metadata.uid);
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const state = statuses.find((cs: any) => cs.name === cname)?.state ?? {};
+  const file = runtime.logsFor(pod.metadata.uid, cname);
   if (state.waiting || !file || (!state.running && !state.terminated)) {
     const reason: string = state.waiting?.reason ?? "ContainerCreating";
     // The kubelet words some reasons (pkg/kubelet/kubelet_pods.go validateContainerLogStatus).

@@ -13,14 +13,17 @@ const STANDARD = new Set(["cpu", "memory", "ephemeral-storage"]);
 const isHugePages = (n: string) => n.startsWith("hugepages-");
 const overcommitAllowed = (n: string) => STANDARD.has(n);
 
-function each(pod: KObject, fn: (c: any, i: number, kind: "limits" | "requests", list: Record<string, unknown>) => void): void {
-  const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
-  containers.forEach((c: any, i: number) => {
-    for (const kind of ["limits", "requests"] as const) {
-      const list = c?.resources?.[kind];
-      if (list && typeof list === "object" && !Array.isArray(list)) fn(c, i, kind, list);
-    }
-  });
+/** Every container's (init containers too) resource lists, with the container's field path. */
+function each(pod: KObject, fn: (c: any, field: string, kind: "limits" | "requests", list: Record<string, unknown>) => void): void {
+  for (const key of ["initContainers", "containers"]) {
+    const containers = Array.isArray(pod.spec?.[key]) ? pod.spec[key] : [];
+    containers.forEach((c: any, i: number) => {
+      for (const kind of ["limits", "requests"] as const) {
+        const list = c?.resources?.[kind];
+        if (list && typeof list === "object" && !Array.isArray(list)) fn(c, `spec.${key}[${i}]`, kind, list);
+      }
+    });
+  }
 }
 
 /** The decoder's check: throws the same 400 a real server gives for an unparseable quantity. */
@@ -37,7 +40,7 @@ export function defaultResources(pod: KObject): void {
   each(pod, (_c, _i, _kind, list) => {
     for (const [k, v] of Object.entries(list)) list[k] = formatQuantity(parseQuantity(v)!);
   });
-  for (const c of Array.isArray(pod.spec?.containers) ? pod.spec.containers : []) {
+  for (const c of [...(Array.isArray(pod.spec?.initContainers) ? pod.spec.initContainers : []), ...(Array.isArray(pod.spec?.containers) ? pod.spec.containers : [])]) {
     const limits = c?.resources?.limits;
     if (!limits || typeof limits !== "object" || !Object.keys(limits).length) continue;
     const requests = (c.resources.requests ??= {});
@@ -48,8 +51,8 @@ export function defaultResources(pod: KObject): void {
 /** Field errors for resources, with the API server's paths (`...resources.limits[memory]`) and wording. */
 export function validateResources(pod: KObject): FieldError[] {
   const errs: FieldError[] = [];
-  each(pod, (c, i, kind, list) => {
-    const base = `spec.containers[${i}].resources`;
+  each(pod, (c, field, kind, list) => {
+    const base = `${field}.resources`;
     for (const [name, raw] of Object.entries(list)) {
       const path = `${base}.${kind}[${name}]`;
       if (!name.includes("/") && !STANDARD.has(name) && !isHugePages(name)) errs.push(fieldErr.invalid(path, name, "must be a standard resource for containers"));

@@ -136,6 +136,15 @@ const FIELDS: Record<Resource, Record<string, FieldGetter>> = {
     source: (o) => str(o.source?.component),
     type: (o) => str(o.type),
   },
+  secrets: {
+    "metadata.name": (o) => o.metadata.name,
+    "metadata.namespace": (o) => str(o.metadata.namespace),
+    type: (o) => str(o.type),
+  },
+  configmaps: {
+    "metadata.name": (o) => o.metadata.name,
+    "metadata.namespace": (o) => str(o.metadata.namespace),
+  },
 };
 
 export function parseFieldSelector(resource: Resource, raw: string | null | undefined): Matcher {

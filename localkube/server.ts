@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { apiGroupList, apiResourceList, apiVersions, toTable, versionInfo, wantsTable } from "./discovery.ts";
 import { listOrWatch } from "./lists.ts";
 import { checkPatchType } from "./patch.ts";
+import { createConfig, deleteConfig, getConfig, type ConfigResource } from "./configs.ts";
 import { createNamespace, deleteNamespace, getNamespace } from "./namespaces.ts";
 import { createPod, deletePod, getPod, patchPod, podLog, updatePod, type DeleteOptions } from "./pods.ts";
 import type { Runtime } from "./runtime.ts";
@@ -117,6 +118,23 @@ export function createHandler(store: Store, runtime: Runtime, faults: Faults, lo
       methods: { GET: (ctx) => podLog(store, runtime, ctx.params[0], ctx.params[1], ctx.q, ctx.res, faults.logFollowHangs) },
     },
     { pattern: /^\/api\/v1\/pods$/, methods: { GET: list("pods", undefined) } },
+    ...(["secrets", "configmaps"] as ConfigResource[]).flatMap((resource): Route[] => [
+      {
+        pattern: new RegExp(`^/api/v1/namespaces/([^/]+)/${resource}$`),
+        methods: {
+          GET: list(resource, 0),
+          POST: async (ctx) => created(ctx, createConfig(store, resource, ctx.params[0], await ctx.body(), dryRun(ctx))),
+        },
+      },
+      {
+        pattern: new RegExp(`^/api/v1/namespaces/([^/]+)/${resource}/([^/]+)$`),
+        methods: {
+          GET: one(resource, (ctx) => getConfig(store, resource, ctx.params[0], ctx.params[1])),
+          DELETE: async (ctx) => deleteConfig(store, resource, ctx.params[0], ctx.params[1], await deleteOptions(ctx)),
+        },
+      },
+      { pattern: new RegExp(`^/api/v1/${resource}$`), methods: { GET: list(resource, undefined) } },
+    ]),
     { pattern: /^\/api\/v1\/namespaces\/([^/]+)\/events$/, methods: { GET: list("events", 0) } },
     { pattern: /^\/api\/v1\/events$/, methods: { GET: list("events", undefined) } },
   ];

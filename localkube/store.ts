@@ -3,7 +3,7 @@
 // It also keeps a time-bounded event history so watches can resume from a recent resourceVersion and
 // paged lists can be served from a consistent snapshot; anything older than the window is "Expired".
 
-export type Resource = "pods" | "namespaces" | "events";
+export type Resource = "pods" | "namespaces" | "events" | "secrets" | "configmaps";
 export type EventType = "ADDED" | "MODIFIED" | "DELETED";
 
 // Objects are plain JSON; stored snapshots are never mutated in place, so an event can share them.
@@ -25,7 +25,7 @@ export type Listener = (ev: StoreEvent) => void;
 const key = (resource: Resource, namespace: string, name: string) => `${resource}\u0000${namespace}\u0000${name}`;
 
 export class Store {
-  private objects: Record<Resource, Map<string, KObject>> = { pods: new Map(), namespaces: new Map(), events: new Map() };
+  private objects: Record<Resource, Map<string, KObject>> = { pods: new Map(), namespaces: new Map(), events: new Map(), secrets: new Map(), configmaps: new Map() };
   private history: StoreEvent[] = [];
   private listeners = new Set<Listener>();
   private queue: StoreEvent[] = [];

@@ -91,18 +91,27 @@ export function validatePod(pod: KObject): FieldError[] {
     errs.push(fieldErr.required("spec.containers"));
     return errs;
   }
-  if (spec.initContainers?.length)
-    errs.push(fieldErr.forbidden("spec.initContainers", "localkube runs a single container per pod as a host process; initContainers are not supported"));
   if (spec.ephemeralContainers?.length) errs.push(fieldErr.forbidden("spec.ephemeralContainers", "may not be set on pod creation"));
   const containers = spec.containers;
   if (!Array.isArray(containers) || containers.length === 0) errs.push(fieldErr.required("spec.containers"));
   else if (containers.length > 1)
-    errs.push(fieldErr.forbidden("spec.containers", "localkube runs a single container per pod as a host process; pods with more than one container are not supported"));
-  (Array.isArray(containers) ? containers : []).forEach((c: any, i: number) => {
-    const f = `spec.containers[${i}]`;
+    errs.push(
+      fieldErr.forbidden(
+        "spec.containers",
+        "localkube runs a single container per pod as a host process; pods with more than one container are not supported (init containers and sidecars, initContainers with restartPolicy Always, are)",
+      ),
+    );
+  if (spec.initContainers !== undefined && !Array.isArray(spec.initContainers)) errs.push(fieldErr.invalid("spec.initContainers", JSON.stringify(spec.initContainers), "must be a list"));
+  const names = new Set<string>();
+  const check = (key: "initContainers" | "containers") => (c: any, i: number) => {
+    const f = `spec.${key}[${i}]`;
     if (!c || typeof c !== "object") return errs.push(fieldErr.required(f));
     if (!c.name) errs.push(fieldErr.required(`${f}.name`));
-    else for (const msg of labelNameErrors(String(c.name))) errs.push(fieldErr.invalid(`${f}.name`, c.name, msg));
+    else {
+      for (const msg of labelNameErrors(String(c.name))) errs.push(fieldErr.invalid(`${f}.name`, c.name, msg));
+      if (names.has(c.name)) errs.push({ type: "FieldValueDuplicate", field: `${f}.name`, body: `Duplicate value: ${JSON.stringify(c.name)}` });
+      names.add(c.name);
+    }
     if (!c.image || typeof c.image !== "string" || !c.image.trim()) errs.push(fieldErr.required(`${f}.image`));
     for (const k of ["command", "args"]) {
       if (c[k] !== undefined && (!Array.isArray(c[k]) || c[k].some((x: unknown) => typeof x !== "string")))
@@ -114,6 +123,14 @@ export function validatePod(pod: KObject): FieldError[] {
       if (!e?.name) errs.push(fieldErr.required(`${ef}.name`));
       else if (!ENV_NAME_RE.test(e.name)) errs.push(fieldErr.invalid(`${ef}.name`, e.name, ENV_MSG));
       if (e?.value !== undefined && typeof e.value !== "string") errs.push(fieldErr.invalid(`${ef}.value`, e.value, "must be a string"));
+      if (e?.value !== undefined && e?.valueFrom !== undefined)
+        errs.push(fieldErr.invalid(`${ef}.valueFrom`, "", "may not be specified when `value` is not empty"));
+      if (e?.valueFrom !== undefined) errs.push(...envSourceErrors(`${ef}.valueFrom`, e.valueFrom));
+    });
+    if (c.envFrom !== undefined && !Array.isArray(c.envFrom)) errs.push(fieldErr.invalid(`${f}.envFrom`, JSON.stringify(c.envFrom), "must be a list"));
+    (Array.isArray(c.envFrom) ? c.envFrom : []).forEach((e: any, j: number) => {
+      const n = (e?.secretRef ? 1 : 0) + (e?.configMapRef ? 1 : 0);
+      if (n !== 1) errs.push(fieldErr.invalid(`${f}.envFrom[${j}]`, "", "must specify one of: `configMapRef` or `secretRef`"));
     });
     if (c.imagePullPolicy !== undefined && !PULL.includes(c.imagePullPolicy))
       errs.push(fieldErr.notSupported(`${f}.imagePullPolicy`, c.imagePullPolicy, PULL));
@@ -121,7 +138,14 @@ export function validatePod(pod: KObject): FieldError[] {
       errs.push(fieldErr.notSupported(`${f}.terminationMessagePolicy`, c.terminationMessagePolicy, TERM_POLICY));
     if (c.terminationMessagePath !== undefined && (typeof c.terminationMessagePath !== "string" || !c.terminationMessagePath.startsWith("/")))
       errs.push(fieldErr.invalid(`${f}.terminationMessagePath`, c.terminationMessagePath, "must be an absolute path"));
-  });
+    // restartPolicy on a container: an init container may say Always (a sidecar); a regular one may not say anything.
+    if (c.restartPolicy !== undefined) {
+      if (key === "containers") errs.push(fieldErr.forbidden(`${f}.restartPolicy`, "may not be set for non-init containers"));
+      else if (c.restartPolicy !== "Always") errs.push(fieldErr.notSupported(`${f}.restartPolicy`, c.restartPolicy, ["Always"]));
+    }
+  };
+  (Array.isArray(spec.initContainers) ? spec.initContainers : []).forEach(check("initContainers"));
+  (Array.isArray(containers) ? containers : []).forEach(check("containers"));
   errs.push(...validateResources(pod));
   if (spec.restartPolicy !== undefined && !RESTART.includes(spec.restartPolicy))
     errs.push(fieldErr.notSupported("spec.restartPolicy", spec.restartPolicy, RESTART));
@@ -134,6 +158,23 @@ export function validatePod(pod: KObject): FieldError[] {
     const v = spec.terminationGracePeriodSeconds;
     if (!isInt(v) || v < 0) errs.push(fieldErr.invalid("spec.terminationGracePeriodSeconds", v, "must be greater than or equal to 0"));
   }
+  return errs;
+}
+
+/** An env var's valueFrom: exactly one source, each with the fields the API server requires. */
+function envSourceErrors(path: string, from: any): FieldError[] {
+  const errs: FieldError[] = [];
+  if (!from || typeof from !== "object") return [fieldErr.invalid(path, JSON.stringify(from), "must be an object")];
+  const sources = ["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef", "fileKeyRef"].filter((k) => from[k] !== undefined && from[k] !== null);
+  if (sources.length === 0) errs.push(fieldErr.invalid(path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
+  else if (sources.length > 1) errs.push(fieldErr.invalid(path, "", "may not have more than one field specified at a time"));
+  for (const k of ["configMapKeyRef", "secretKeyRef"]) {
+    const ref = from[k];
+    if (!ref) continue;
+    if (!ref.name) errs.push(fieldErr.required(`${path}.${k}.name`));
+    if (!ref.key) errs.push(fieldErr.required(`${path}.${k}.key`));
+  }
+  if (from.fieldRef && !from.fieldRef.fieldPath) errs.push(fieldErr.required(`${path}.fieldRef.fieldPath`));
   return errs;
 }
 

@@ -7,7 +7,7 @@ import type { KObject, Resource, Store, StoreEvent } from "./store.ts";
 import type { Matcher } from "./selectors.ts";
 import type { WatchFaults } from "./faults.ts";
 
-const KIND: Record<Resource, string> = { pods: "Pod", namespaces: "Namespace", events: "Event" };
+const KIND: Record<Resource, string> = { pods: "Pod", namespaces: "Namespace", events: "Event", secrets: "Secret", configmaps: "ConfigMap" };
 const BOOKMARK_INTERVAL_MS = 10_000;
 
 export interface WatchRequest {

@@ -18,12 +18,12 @@ const BUNDLE_CACHE_BYTES = 32 * 1024 * 1024;
  * used dropped first, and a burst of Pods asking for one that is not there makes one query.
  */
 class BundleCache {
-  private readonly held = new Map<string, Buffer>();
-  private readonly loading = new Map<string, Promise<Buffer | null>>();
+  private readonly held = new Map<string, string>();
+  private readonly loading = new Map<string, Promise<string | null>>();
   private bytes = 0;
   constructor(private readonly maxBytes: number) {}
 
-  async get(dagId: string, version: number, load: () => Promise<string | null>): Promise<Buffer | null> {
+  async get(dagId: string, version: number, load: () => Promise<string | null>): Promise<string | null> {
     const key = `${version}/${dagId}`;
     const held = this.held.get(key);
     if (held !== undefined) {
@@ -34,11 +34,10 @@ class BundleCache {
     let loading = this.loading.get(key);
     if (loading === undefined) {
       loading = load()
-        .then((text) => {
-          if (text === null) return null;
-          const bundle = Buffer.from(text);
+        .then((bundle) => {
+          if (bundle === null) return null;
           this.held.set(key, bundle);
-          this.bytes += bundle.length;
+          this.bytes += bundle.length; // UTF-16 code units: near enough for a bound
           for (const [oldest, b] of this.held) {
             if (this.bytes <= this.maxBytes || oldest === key) break;
             this.held.delete(oldest);

@@ -112,11 +112,12 @@ describe("host processes", { concurrency: true }, () => {
 });
 
 describe("documented deviations and exact values", () => {
-  it("rejects initContainers with 422 FieldValueForbidden (one container per pod)", async () => {
-    const p = podSpec("with-init", ["true"], { initContainers: [{ name: "init", image: "alpine", command: ["true"] }] });
+  it("rejects a second regular container with 422 FieldValueForbidden (one container per pod, beside init containers and sidecars)", async () => {
+    const p = podSpec("two-containers", ["true"]);
+    p.spec!.containers.push({ name: "other", image: "alpine", command: ["true"] });
     const { code, body } = await apiError(() => create(p));
     assert.equal(code, 422);
-    assert.equal(body.details.causes[0].field, "spec.initContainers");
+    assert.equal(body.details.causes[0].field, "spec.containers");
     assert.equal(body.details.causes[0].reason, "FieldValueForbidden");
   });
 
