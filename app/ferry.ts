@@ -132,7 +132,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
       api = buildApi({
         db,
         auth: { adminTokenHash: credentials.adminTokenHash, workerSecret: credentials.workerSecret },
-        compile: (source) => compileDagFile(source),
+        compile: (source) => compileDagFile(source, { allowedNamespaces: [config.taskNamespace, ...config.allowedNamespaces] }),
         logStore,
         kube,
         log: log.child("api"),

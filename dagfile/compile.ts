@@ -23,7 +23,9 @@ function where(position: SourcePosition | undefined): string {
   return position ? ` (${SOURCE_FILE}:${position.line}:${position.column})` : "";
 }
 
-function sandboxError(outcome: Extract<SandboxOutcome, { ok: false }>, map: SourceMapLookup, limits: Required<CompileOptions>): DagFileError {
+type Limits = Required<Pick<CompileOptions, "timeoutMs" | "memoryBytes">>;
+
+function sandboxError(outcome: Extract<SandboxOutcome, { ok: false }>, map: SourceMapLookup, limits: Limits): DagFileError {
   const frame = firstFrameIn(outcome.stack, BUNDLE_FILE);
   const position = frame ? map.original(frame.line, frame.column) : undefined;
   switch (outcome.kind) {
@@ -89,7 +91,7 @@ function invalidDagError(problems: DagProblem[]): DagFileError {
 
 /** Compiles and checks a DAG file. Never runs task functions; never throws for bad user input. */
 export async function compileDagFile(source: string, opts: CompileOptions = {}): Promise<CompileResult> {
-  const limits: Required<CompileOptions> = {
+  const limits: Limits = {
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     memoryBytes: opts.memoryBytes ?? DEFAULT_MEMORY_BYTES,
   };
@@ -120,7 +122,7 @@ export async function compileDagFile(source: string, opts: CompileOptions = {}):
     const frame = typeof site === "string" ? firstFrameIn(site, BUNDLE_FILE) : undefined;
     return frame ? map.original(frame.line, frame.column) : undefined;
   };
-  const validated = validateDag(reported.raw, locate);
+  const validated = validateDag(reported.raw, locate, { allowedNamespaces: opts.allowedNamespaces });
   if (!validated.ok) return { ok: false, error: invalidDagError(validated.problems) };
   return { ok: true, definition: validated.definition, bundle };
 }

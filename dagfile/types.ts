@@ -38,6 +38,8 @@ export interface CompileOptions {
   timeoutMs?: number;
   /** Memory the evaluation may use. @default 64 MiB */
   memoryBytes?: number;
+  /** Namespaces its tasks may ask for (the server's rule); absent: any valid name. */
+  allowedNamespaces?: readonly string[];
 }
 
 /** A 1-based position in the DAG file. */

@@ -20,9 +20,10 @@ import {
 import { parseDuration } from "./duration.ts";
 import type { SourcePosition } from "./types.ts";
 
-export const TASK_DEFAULT_KEYS = ["retries", "infraRetries", "retryDelay", "retryBackoff", "timeout", "triggerRule", "pool", "priority"] as const;
+export const TASK_DEFAULT_KEYS = ["retries", "infraRetries", "retryDelay", "retryBackoff", "timeout", "triggerRule", "pool", "priority", "namespace"] as const;
 /** What a pool may be called (the API's `PUT /api/v1/pools/{name}` checks the same). */
 export const POOL_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export const TASK_OPTION_KEYS = ["dependsOn", ...TASK_DEFAULT_KEYS] as const;
 /** The Pod fields every task may set (and a DAG's podDefaults), besides a pod task's image. */
@@ -80,6 +81,7 @@ export interface PartialTaskOptions {
   triggerRule?: TriggerRule;
   pool?: string;
   priority?: number;
+  namespace?: string;
 }
 
 export function checkTaskOptionValues(
@@ -89,7 +91,11 @@ export function checkTaskOptionValues(
   at?: SourcePosition,
 ): PartialTaskOptions {
   const out: PartialTaskOptions = {};
-  const { retries, infraRetries, retryDelay, retryBackoff, timeout, triggerRule, pool, priority } = options;
+  const { retries, infraRetries, retryDelay, retryBackoff, timeout, triggerRule, pool, priority, namespace } = options;
+  if (namespace !== undefined) {
+    if (typeof namespace === "string" && NAMESPACE_NAME.test(namespace)) out.namespace = namespace;
+    else problems.add(joinPath(path, "namespace"), `must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63), got ${describe(namespace)}`, at);
+  }
   if (pool !== undefined) {
     if (typeof pool === "string" && POOL_NAME.test(pool)) out.pool = pool;
     else problems.add(joinPath(path, "pool"), `must be a pool name (1 to 64 letters, digits, "_", "-" or "."), got ${describe(pool)}`, at);

@@ -267,7 +267,12 @@ function taskPodFields(problems: Problems, draft: TaskDraft, podDefaults: PodDef
   return { kind: "function", ...(resources ? { resources } : {}), ...(Object.keys(pod).length > 0 ? { pod } : {}) } as Partial<TaskDefinition>;
 }
 
-export function validateDag(raw: unknown, locate: Locate): ValidationResult {
+export interface ValidationRules {
+  /** Namespaces a task may run in (the server's task namespace and FERRY_ALLOWED_NAMESPACES); absent: any. */
+  allowedNamespaces?: readonly string[];
+}
+
+export function validateDag(raw: unknown, locate: Locate, rules: ValidationRules = {}): ValidationResult {
   const problems = new Problems();
   if (!isPlainObject(raw) || !Array.isArray(raw.tasks)) return { ok: false, problems: [{ path: "", message: "the sandbox returned no DAG" }] };
   const dagAt = locate(raw.site);
@@ -304,6 +309,7 @@ export function validateDag(raw: unknown, locate: Locate): ValidationResult {
     }
   }
   const podFields = new Map(drafts.map((d) => [d.taskId, taskPodFields(problems, d, dagLevel.podDefaults)]));
+  if (rules.allowedNamespaces) checkNamespaces(problems, rules.allowedNamespaces, dagLevel.defaults.namespace, drafts, dagAt);
 
   if (problems.list.length > 0) return { ok: false, problems: problems.list };
 
@@ -314,6 +320,16 @@ export function validateDag(raw: unknown, locate: Locate): ValidationResult {
     return { taskId: id, ...podFields.get(id), dependsOn: upstreams.get(id)!, ...options } as TaskDefinition;
   });
   return { ok: true, definition: { dagId: dagId as string, ...dagFields, tasks } };
+}
+
+/** A DAG may not send its tasks to a namespace the operator did not allow (where it could reach others' Secrets). */
+function checkNamespaces(problems: Problems, allowed: readonly string[], dagDefault: string | undefined, drafts: TaskDraft[], dagAt?: SourcePosition): void {
+  const refuse = (path: string, ns: string, at?: SourcePosition) =>
+    problems.add(path, `namespace "${ns}" is not allowed here: tasks may run in ${allowed.map((a) => `"${a}"`).join(", ")} (the task namespace and FERRY_ALLOWED_NAMESPACES)`, at);
+  if (dagDefault !== undefined && !allowed.includes(dagDefault)) refuse("defaults.namespace", dagDefault, dagAt);
+  for (const d of drafts) {
+    if (d.options.namespace !== undefined && !allowed.includes(d.options.namespace)) refuse(joinPath(d.path, "namespace"), d.options.namespace, d.at);
+  }
 }
 
 function defined<T extends object>(value: T): Partial<T> {

@@ -109,7 +109,7 @@ export async function claimTasks(
          SELECT ti.pool, r.dag_id FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
           WHERE ti.state IN (${sqlStates(ACTIVE_TASK_STATES)})
        ), ranked AS (
-         SELECT ti.id, ti.task_id, ti.try_number + 1 AS next_try, r.dag_id, r.run_id, ti.priority, ti.updated_at,
+         SELECT ti.id, ti.task_id, ti.try_number + 1 AS next_try, r.dag_id, r.run_id, ti.priority, ti.updated_at, ti.namespace,
                 row_number() OVER (PARTITION BY ti.pool ORDER BY ti.priority DESC, ti.updated_at, ti.id) AS pool_place,
                 row_number() OVER (PARTITION BY r.dag_id ORDER BY ti.priority DESC, ti.updated_at, ti.id) AS dag_place,
                 p.slots - (SELECT count(*) FROM active a WHERE a.pool = ti.pool) AS pool_free,
@@ -120,7 +120,7 @@ export async function claimTasks(
            LEFT JOIN pools p ON p.name = ti.pool
           WHERE ti.state = 'scheduled' AND r.state = 'running'
        )
-       SELECT id, task_id, next_try, dag_id, run_id, updated_at AS scheduled_at FROM ranked
+       SELECT id, task_id, next_try, dag_id, run_id, namespace, updated_at AS scheduled_at FROM ranked
         WHERE pool_place <= COALESCE(pool_free, 0) AND (dag_free IS NULL OR dag_place <= dag_free)
         ORDER BY priority DESC, updated_at, id
         LIMIT $1`,
@@ -147,11 +147,14 @@ export async function claimTasks(
     const podNames = taken.map((p) =>
       podNameFor({ dagId: p.dag_id as string, runId: p.run_id as string, taskId: p.task_id as string, tryNumber: p.next_try as number }),
     );
+    // A task that names no namespace runs in the executor's (the task namespace).
+    const namespaces = taken.map((p) => (p.namespace as string | null) ?? namespace);
     await tx.query(
-      `INSERT INTO task_tries (task_instance_id, try_number, namespace, pod_name, state, executor_id, lease_until)
-       SELECT u.id, u.try_number, $4, u.pod_name, 'queued', $5, now() + make_interval(secs => $6)
-         FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, try_number, pod_name)`,
-      [ids, tries, podNames, namespace, executorId, leaseMs / 1000],
+      // clock_timestamp(), not now(): the claim may have waited for the claim lock since its transaction began.
+      `INSERT INTO task_tries (task_instance_id, try_number, namespace, pod_name, state, executor_id, lease_until, created_at)
+       SELECT u.id, u.try_number, u.namespace, u.pod_name, 'queued', $4, now() + make_interval(secs => $5), clock_timestamp()
+         FROM unnest($1::bigint[], $2::int[], $3::text[], $6::text[]) AS u(id, try_number, pod_name, namespace)`,
+      [ids, tries, podNames, executorId, leaseMs / 1000, namespaces],
     );
     const rows = await tx.query(`${TRY_SELECT} WHERE (t.task_instance_id, t.try_number) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))`, [
       ids,

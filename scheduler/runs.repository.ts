@@ -157,6 +157,7 @@ export async function createRuns(tx: Queryable, runs: NewRun[]): Promise<RunRow[
   const maxTries: number[] = [];
   const pools: string[] = [];
   const priorities: number[] = [];
+  const namespaces: (string | null)[] = [];
   for (const run of created) {
     for (const t of byKey.get(`${run.dagId}\n${run.runId}`)!.definition.tasks) {
       pks.push(run.pk);
@@ -164,13 +165,14 @@ export async function createRuns(tx: Queryable, runs: NewRun[]): Promise<RunRow[
       maxTries.push(t.retries + 1);
       pools.push(t.pool ?? "default");
       priorities.push(t.priority ?? 0);
+      namespaces.push(t.namespace ?? null);
     }
   }
   await tx.query(
-    `INSERT INTO task_instances (run_pk, task_id, state, max_tries, pool, priority)
-     SELECT t.run_pk, t.task_id, 'pending', t.max_tries, t.pool, t.priority
-       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[]) AS t(run_pk, task_id, max_tries, pool, priority)`,
-    [pks, taskIds, maxTries, pools, priorities],
+    `INSERT INTO task_instances (run_pk, task_id, state, max_tries, pool, priority, namespace)
+     SELECT t.run_pk, t.task_id, 'pending', t.max_tries, t.pool, t.priority, t.namespace
+       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[]) AS t(run_pk, task_id, max_tries, pool, priority, namespace)`,
+    [pks, taskIds, maxTries, pools, priorities, namespaces],
   );
   return created;
 }

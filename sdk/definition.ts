@@ -31,6 +31,8 @@ export interface CompiledTaskOptions {
   pool?: string;
   /** Absent = 0. */
   priority?: number;
+  /** Absent = the task namespace. */
+  namespace?: string;
   retryDelayMs: number;
   retryBackoff: RetryBackoff;
   /** null = no timeout. */

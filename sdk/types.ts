@@ -109,6 +109,13 @@ export interface TaskOptions {
    * @default 0
    */
   priority?: number;
+  /**
+   * The Kubernetes namespace its Pod runs in; only the task namespace and those the operator allows
+   * (FERRY_ALLOWED_NAMESPACES) are accepted, else the DAG is refused when pushed. Secrets, ConfigMaps and
+   * service accounts the task names are looked up there. For every task of a DAG: `defaults: { namespace }`.
+   * @default the task namespace (FERRY_TASK_NAMESPACE)
+   */
+  namespace?: string;
 }
 
 /** Task option defaults a DAG can set for all its tasks (`dependsOn` is per task). */

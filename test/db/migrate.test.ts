@@ -15,7 +15,7 @@ describe("migrations", () => {
   it("apply each file exactly once when several processes start at once", async () => {
     const all = await loadMigrations();
     const results = await Promise.all([migrate(t.url), migrate(t.url), migrate(t.url)]);
-    const applied = results.flat().sort();
+    const applied = results.flat().sort((a, b) => a - b);
     assert.deepEqual(applied, all.map((m) => m.version), "every migration applied once in total");
     const rows = await t.db.query<{ version: number }>("SELECT version FROM ferry_migrations ORDER BY version");
     assert.deepEqual(rows.map((r) => r.version), all.map((m) => m.version));
