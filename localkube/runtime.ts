@@ -246,8 +246,8 @@ export class Runtime {
     if (!pod || !this.active(run)) return;
     const env = containerEnv(pod, spec, (resource, name) => this.store.get(resource, run.namespace, name));
     const refusal = configRefusal(pod, spec, "error" in env ? env.error : undefined);
-    if (refusal || "error" in env) {
-      const { reason, message } = refusal!;
+    if (refusal) {
+      const { reason, message } = refusal;
       const status = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])].find((cs: any) => cs.name === spec.name);
       const w = status?.state?.waiting;
       if (w?.reason !== reason || w?.message !== message) this.update(run, (o) => markWaiting(o, reason, message, spec.name));
@@ -255,6 +255,7 @@ export class Runtime {
       run.prep.add(setTimeout(() => this.configure(run, spec, role, Math.min(retryMs * 2, CONFIG_RETRY_MAX_MS)), retryMs));
       return;
     }
+    if ("error" in env) return; // reported above: configRefusal turns every env error into a refusal
     this.start(run, pod, spec, role, env.env);
   }
 
