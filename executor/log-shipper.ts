@@ -5,7 +5,8 @@
 //
 // Every wait is bounded once the container has ended: a read that makes no progress for
 // drainTimeoutMs is given up and read again, and after a few such tries the copy ends incomplete and
-// says why. Only the store may hold the copy up without bound: a store that is down delays the log,
+// says why; a read the API server refuses (429, 5xx) or cuts is asked again after a backoff, no sooner
+// than its Retry-After, and after more of those (about a minute and a half at most) the same. Only the store may hold the copy up without bound: a store that is down delays the log,
 // never drops it, and reading from the Pod pauses meanwhile so memory stays bounded.
 import type { Metrics } from "../lib/metrics.ts";
 import type { Logger } from "../lib/logger.ts";
