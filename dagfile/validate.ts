@@ -46,6 +46,7 @@ const DAG_OPTION_KEYS = [
   "overlap",
   "maxActiveRuns",
   "maxActiveTasks",
+  "podDeletion",
   "params",
   "defaults",
   "podDefaults",
@@ -96,7 +97,7 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
       didYouMean(key, TASK_DEFAULT_KEYS).replace(/"(\w+)"\?$/, 'defaults: { $1: ... }? Task options for every task go in defaults.');
     problems.add(joinPath("", key), `unknown dag option "${key}".${hint}`, at);
   }
-  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, maxActiveTasks, params, defaults, podDefaults, description, tags } = options;
+  const { schedule, timezone, start, end, catchup, overlap, maxActiveRuns, maxActiveTasks, podDeletion, params, defaults, podDefaults, description, tags } = options;
 
   let zoneOk = true;
   if (timezone !== undefined) {
@@ -141,6 +142,10 @@ function checkDagOptions(problems: Problems, options: unknown, at?: SourcePositi
   if (maxActiveTasks !== undefined) {
     if (typeof maxActiveTasks === "number" && Number.isInteger(maxActiveTasks) && maxActiveTasks >= 1) out.maxActiveTasks = maxActiveTasks;
     else problems.add("maxActiveTasks", `must be an integer of at least 1, got ${describe(maxActiveTasks)}`, at);
+  }
+  if (podDeletion !== undefined) {
+    if (podDeletion === "always" || podDeletion === "keepFailed") out.podDeletion = podDeletion;
+    else problems.add("podDeletion", `must be "always" or "keepFailed", got ${describe(podDeletion)}`, at);
   }
   if (params !== undefined) {
     if (!isPlainObject(params) || "$unsupported" in params) problems.add("params", `must be an object, got ${describe(params)}`, at);

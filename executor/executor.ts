@@ -501,7 +501,8 @@ export class Executor {
    * failed try's Pod is kept for debugging instead, and swept once its time is up.
    */
   private async reclaim(h: TryHandle): Promise<void> {
-    const keep = !h.gone && this.o.podDeletion === "keepFailed" && h.t.state === "failed";
+    const policy = (await this.definitions.get(this.db, h.t.dagId, h.t.dagVersion))?.podDeletion ?? this.o.podDeletion;
+    const keep = !h.gone && policy === "keepFailed" && h.t.state === "failed";
     if (!h.gone && !keep) {
       const deleted = await this.pods.delete(podRef(h), 0);
       if (deleted === "later") return; // asked again on the next pass
@@ -509,7 +510,7 @@ export class Executor {
     const keptUntil = keep ? new Date(Date.now() + this.o.keepFailedPodsMs) : null;
     await markReclaimed(this.db, this.id, h.t, keptUntil);
     if (keptUntil) {
-      this.account.note(h, "Normal", "PodKept", `the failed try's Pod ${h.t.namespace}/${h.t.podName} is kept for debugging until ${keptUntil.toISOString()} (FERRY_POD_DELETION=keepFailed)`);
+      this.account.note(h, "Normal", "PodKept", `the failed try's Pod ${h.t.namespace}/${h.t.podName} is kept for debugging until ${keptUntil.toISOString()} (podDeletion: keepFailed)`);
     }
     this.handles.delete(h.t.podName);
   }

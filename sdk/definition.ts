@@ -198,6 +198,8 @@ export interface DagDefinition {
   maxActiveRuns: number;
   /** Absent = no limit of its own. */
   maxActiveTasks?: number;
+  /** Absent = the server's FERRY_POD_DELETION. */
+  podDeletion?: "always" | "keepFailed";
   params: Record<string, unknown>;
   /** The DAG's podDefaults as given (already merged into each task's fields). Absent = none. */
   podDefaults?: PodDefaults;

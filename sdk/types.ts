@@ -222,6 +222,12 @@ export interface DagOptions {
    */
   maxActiveTasks?: number;
   /**
+   * A finished try's Pod, once its log is stored: `"always"` deleted, `"keepFailed"` kept for debugging
+   * when the try failed (for FERRY_POD_KEEP_FAILED_SECONDS, then swept).
+   * @default the server's FERRY_POD_DELETION
+   */
+  podDeletion?: "always" | "keepFailed";
+  /**
    * Default run parameters (JSON), overridable per run.
    * @default {}
    */

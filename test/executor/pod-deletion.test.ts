@@ -48,6 +48,16 @@ describe("pod deletion and the sweeper", { timeout: 120_000 }, () => {
     await waitFor("the kept Pod to be swept once its time is up", async () => !(await podNames()).includes(kept.pod_name), 20_000);
   });
 
+  it("a DAG's podDeletion overrides the server's: its failed Pods are deleted at once", async () => {
+    const pushed = await f.api("POST", "/api/v1/dags", dagFile("tidy", `  podTask("t", { image: "busybox", command: ["sh", "-c", "exit 4"] });`, `schedule: null, podDeletion: "always"`));
+    assert.equal(pushed.status, 201, pushed.text);
+    assert.equal((await f.api("POST", "/api/v1/dags/tidy/runs", { runId: "r1" })).status, 201);
+    assert.equal((await f.waitForRun("tidy", "r1")).state, "failed");
+    const t = await podOf("tidy");
+    assert.equal(t.pod_kept_until, null);
+    await waitFor("the failed Pod to be gone", async () => !(await podNames()).includes(t.pod_name), 10_000);
+  });
+
   it("deletes a succeeded try's Pod at once under keepFailed", async () => {
     assert.equal((await run("deletes", "echo fine")).state, "success");
     const t = await podOf("deletes");
