@@ -59,6 +59,18 @@ void dagFileCodesAreApiCodes;
 const backfillCodesAreApiCodes: [Missing<BackfillRefusalCode, ApiErrorCode>] extends [never] ? true : never = true;
 void backfillCodesAreApiCodes;
 
+/** The codes a refused DAG file is answered with (422), as the compiler names them. */
+export const DAG_FILE_ERROR_CODES = [
+  "compile_error",
+  "import_not_allowed",
+  "evaluation_error",
+  "timeout",
+  "memory_limit",
+  "invalid_dag",
+] as const satisfies readonly DagFileErrorCode[];
+const everyDagFileCodeListed: [Exclude<DagFileErrorCode, (typeof DAG_FILE_ERROR_CODES)[number]>] extends [never] ? true : never = true;
+void everyDagFileCodeListed;
+
 export class ApiError extends Error {
   readonly status: number;
 
@@ -76,6 +88,7 @@ type NotFoundCode = { [C in ApiErrorCode]: (typeof API_ERROR_STATUS)[C] extends 
 
 export const notFound = (what: string, id: string, code: NotFoundCode) => new ApiError(code, `${what} ${JSON.stringify(id)} was not found`);
 export const badRequest = (message: string, details?: unknown) => new ApiError("bad_request", message, details);
+export const badCursor = () => badRequest("cursor is not valid: pass back the nextCursor of the previous page.", { field: "query.cursor" });
 
 export function errorBody(code: ApiErrorCode, message: string, details?: unknown) {
   return { error: details === undefined ? { code, message } : { code, message, details } };

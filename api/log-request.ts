@@ -24,8 +24,8 @@ export function parseLogRequest(query: LogQuery, rangeHeader: string | undefined
   const tail = wholeNumber(query.tail, "tail", 0);
   let follow = false;
   if (query.follow !== undefined) {
-    if (query.follow === "true" || query.follow === "1") follow = true;
-    else if (query.follow !== "false" && query.follow !== "0") throw badRequest("follow must be true or false.");
+    if (query.follow === "true" || query.follow === "1" || query.follow === true) follow = true;
+    else if (query.follow !== "false" && query.follow !== "0" && query.follow !== false) throw badRequest("follow must be true or false.");
   }
   const range = parseRange(rangeHeader);
   if (range !== null && tail !== null) throw badRequest("Ask for either tail or a Range, not both.");
@@ -35,7 +35,8 @@ export function parseLogRequest(query: LogQuery, rangeHeader: string | undefined
 
 function wholeNumber(raw: unknown, name: string, min: number): number | null {
   if (raw === undefined) return null;
-  const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  // A string as sent, or a number the route's query schema already made of it.
+  const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : typeof raw === "number" ? raw : NaN;
   if (!Number.isSafeInteger(n) || n < min) throw badRequest(`${name} must be a whole number from ${min}, got ${JSON.stringify(raw)}.`);
   return n;
 }

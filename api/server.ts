@@ -5,6 +5,8 @@ import { pinoOf } from "../lib/logger.ts";
 import { authHook, requireDeclaredRole, type Role } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
 import { errorBody, handleError } from "./errors.ts";
+import { registerOpenApi } from "./openapi.ts";
+import { schemaErrorFormatter, validatorCompiler } from "./validation.ts";
 import { backfillRoutes } from "./routes/backfills.ts";
 import { poolRoutes } from "./routes/pools.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -37,7 +39,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_DAG_SOURCE_BYTES,
     return503OnClosing: true,
+    // A refused request is Ferry's 400 bad_request naming the field (api/validation.ts).
+    schemaErrorFormatter,
   });
+  // Params and query coerced from text, bodies taken as sent; unknown body fields refused, not dropped.
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API (/openapi.json) and are checked by test/api/openapi.test.ts; they
+  // do not serialize: a reply is exactly the JSON the route built (fastify's serializer would drop or
+  // coerce what a schema does not say).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   const metrics = deps.metrics ?? createMetrics();
   deps = { ...deps, metrics };
   const routes: RegisteredRoute[] = [];
@@ -61,7 +71,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     metrics.httpRequests.inc({ method: req.method, status: String(reply.statusCode) });
   });
 
-  healthRoutes(app, deps, metrics);
+  // Before any route: the OpenAPI document is made from the routes as they are registered.
+  registerOpenApi(app, "1");
+  // Outside /api/v1, no token: health, metrics and the API's reference reveal no DAG data.
+  void app.register(async (open) => healthRoutes(open, deps, metrics));
   void app.register(async (api) => {
     // Every route below declares the least role it needs (api/auth.ts); one that does not fails here.
     api.addHook("onRoute", requireDeclaredRole);

@@ -2,11 +2,13 @@
 // These need no API token: they reveal no DAG data. /metrics can ask for one of its own
 // (FERRY_METRICS_TOKEN), for clusters where the API is reachable from outside.
 import { timingSafeEqual } from "node:crypto";
+import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import client from "prom-client";
 import type { Metrics } from "../../lib/metrics.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorBody } from "../errors.ts";
+import { ErrorBody } from "../schemas/common.ts";
 import { ping } from "../../db/db.ts";
 import { countDagsByPaused } from "../../scheduler/dags.repository.ts";
 import { countByState } from "../../scheduler/runs.repository.ts";
@@ -63,22 +65,59 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 }
 
 export function healthRoutes(app: FastifyInstance, deps: ApiDeps, metrics: Metrics): void {
-  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        tags: ["service"],
+        summary: "Liveness: the process answers",
+        response: { 200: Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false }) },
+      },
+    },
+    async () => ({ status: "ok" }),
+  );
 
-  app.get("/readyz", async (_req, reply) => {
-    try {
-      await ping(deps.db);
-      return { status: "ready" };
-    } catch (err) {
-      return reply.status(503).send(errorBody("database_unreachable", `Postgres is not reachable: ${(err as Error).message}`));
-    }
-  });
+  app.get(
+    "/readyz",
+    {
+      schema: {
+        tags: ["service"],
+        summary: "Readiness: Postgres answers",
+        response: {
+          200: Type.Object({ status: Type.Literal("ready") }, { additionalProperties: false }),
+          503: ErrorBody(["database_unreachable"], "Postgres is not reachable."),
+        },
+      },
+    },
+    async (_req, reply) => {
+      try {
+        await ping(deps.db);
+        return { status: "ready" };
+      } catch (err) {
+        return reply.status(503).send(errorBody("database_unreachable", `Postgres is not reachable: ${(err as Error).message}`));
+      }
+    },
+  );
 
   registerStateGauges(deps, metrics);
-  app.get("/metrics", async (req, reply) => {
-    if (deps.metricsToken && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
-      return reply.status(401).send(errorBody("unauthorized", "/metrics needs Authorization: Bearer <FERRY_METRICS_TOKEN>."));
-    }
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.get(
+    "/metrics",
+    {
+      schema: {
+        tags: ["service"],
+        summary: "Prometheus metrics",
+        description: "Open, unless FERRY_METRICS_TOKEN is set: then it needs `Authorization: Bearer <FERRY_METRICS_TOKEN>`.",
+        response: {
+          200: { description: "Metrics in the Prometheus text format.", content: { "text/plain": { schema: Type.String() } } },
+          401: ErrorBody(["unauthorized"], "FERRY_METRICS_TOKEN is set and was not sent."),
+        },
+      },
+    },
+    async (req, reply) => {
+      if (deps.metricsToken && !bearerMatches(req.headers.authorization, deps.metricsToken)) {
+        return reply.status(401).send(errorBody("unauthorized", "/metrics needs Authorization: Bearer <FERRY_METRICS_TOKEN>."));
+      }
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+  );
 }

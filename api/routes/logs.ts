@@ -1,6 +1,7 @@
 // GET .../tasks/{taskId}/logs: exactly the container's output, streamed with backpressure from the log
 // store and, while the try's log is not complete, from its live Pod (the same bytes either way).
 // `tail=N`, one HTTP byte range, and `follow=true` are decided here; api/log-serve.ts produces the bytes.
+import { Type, type Static } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { findTry } from "../../executor/tries.repository.ts";
 import type { TryLogKey } from "../../logstore/logstore.ts";
@@ -8,16 +9,49 @@ import { listStoredLog, tailStart } from "../../logstore/reader.ts";
 import { getRun, getTaskInstance } from "../../scheduler/runs.repository.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ApiError, errorBody, notFound } from "../errors.ts";
-import { parseLogRequest, resolveRange, type LogQuery, type LogRequest } from "../log-request.ts";
+import { parseLogRequest, resolveRange, type LogRequest } from "../log-request.ts";
+import { errorResponses, StringEnum, TaskParams } from "../schemas/common.ts";
 import { LogOutput } from "../log-output.ts";
 import { logFinished, sendFollow, sendLive, sendStored } from "../log-serve.ts";
 
 const TEXT = "text/plain; charset=utf-8";
 
+const LogQuerySchema = Type.Object(
+  {
+    try: Type.Optional(Type.Integer({ minimum: 1, description: "The try (default: the latest); the one served is in X-Ferry-Try." })),
+    tail: Type.Optional(Type.Integer({ minimum: 0, description: "Only the last N lines." })),
+    follow: Type.Optional(
+      StringEnum(["true", "false", "1", "0"] as const, { description: "Stream while the Pod runs, then from the log store, until the try's log is complete." }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+const TEXT_LOG = { "text/plain": { schema: Type.String({ description: "Exactly the container's output." }) } };
+
 export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get<{ Params: { dagId: string; runId: string; taskId: string }; Querystring: LogQuery }>(
+  // Typed by hand, not through the type provider: the answer is a stream of text.
+  app.get<{ Params: Static<typeof TaskParams>; Querystring: Static<typeof LogQuerySchema> }>(
     "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId/logs",
-    { config: { role: "viewer" } },
+    {
+      config: { role: "viewer" },
+      schema: {
+        tags: ["logs"],
+        summary: "A try's log",
+        description:
+          "Exactly the container's output, streamed: from the log store, and while the Pod runs the rest from the Pod. One HTTP byte range " +
+          "(`Range: bytes=a-b`, `a-`, `-n`; not with tail or follow) answers 206 over the stored bytes, 416 `range_not_satisfiable` outside them. " +
+          "404 `no_log_yet` when the task has not started a try.",
+        params: TaskParams,
+        querystring: LogQuerySchema,
+        headers: Type.Object({ range: Type.Optional(Type.String({ description: "One byte range, e.g. bytes=0-99." })) }),
+        response: {
+          200: { description: "The log.", content: TEXT_LOG },
+          206: { description: "The byte range asked for.", content: TEXT_LOG },
+          ...errorResponses(["run_not_found", "task_not_found", "try_not_found", "no_log_yet", "range_not_satisfiable"]),
+        },
+      },
+    },
     async (req, reply) => {
       const { dagId, runId, taskId } = req.params;
       const q = parseLogRequest(req.query, req.headers.range);

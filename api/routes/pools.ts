@@ -1,13 +1,16 @@
 // Pool routes (README.md, "Concurrency"): named sets of slots that bound how many tries of their tasks
 // are queued or running at once. PUT makes or resizes one; a task names its pool with the `pool` option.
+import { Type } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { POOL_NAME } from "../../dagfile/validate-task.ts";
 import { notifyWakeup } from "../../db/wakeup.ts";
 import { DEFAULT_POOL, deletePool, getPool, listPools, putPool, type PoolRow } from "../../scheduler/pools.repository.ts";
 import type { ApiDeps } from "../deps.ts";
-import { ApiError, badRequest, notFound } from "../errors.ts";
+import { ApiError, badCursor, badRequest, notFound } from "../errors.ts";
+import { errorResponses, NoContent, Nullable, PageQuery } from "../schemas/common.ts";
+import { Pool, PoolList } from "../schemas/resources.ts";
 import { decodeCursor, encodeCursor } from "../serialize.ts";
-import { pageLimit } from "./paging.ts";
 
 const MAX_SLOTS = 1_000_000;
 
@@ -42,44 +45,103 @@ function parseBody(body: unknown): { slots: number; description: string | null |
   return { slots: b.slots as number, description: b.description as string | null | undefined };
 }
 
-export function poolRoutes(app: FastifyInstance, deps: ApiDeps): void {
+const PoolParams = Type.Object({
+  name: Type.String({ pattern: POOL_NAME.source, description: 'A pool name: 1 to 64 letters, digits, "_", "-" or ".".' }),
+});
+const PoolBody = Type.Object(
+  {
+    slots: Type.Integer({ minimum: 0, maximum: MAX_SLOTS, description: "How many tries of its tasks may be queued or running at once (0 holds them all back)." }),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
+  },
+  { additionalProperties: false },
+);
+
+export function poolRoutes(server: FastifyInstance, deps: ApiDeps): void {
   const { db } = deps;
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>("/api/v1/pools", { config: { role: "viewer" } }, async (req) => {
-    const limit = pageLimit(req.query.limit, 100, 1000);
-    let after: string | null = null;
-    if (req.query.cursor) {
-      const c = decodeCursor(req.query.cursor);
-      if (!c || typeof c[0] !== "string") throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
-      after = c[0];
-    }
-    const pools = await listPools(db, { limit: limit + 1, after });
-    const page = pools.slice(0, limit);
-    return { pools: page.map(poolBody), nextCursor: pools.length > limit ? encodeCursor([page[page.length - 1]!.name]) : null };
-  });
+  app.get(
+    "/api/v1/pools",
+    {
+      config: { role: "viewer" },
+      schema: {
+        tags: ["pools"],
+        summary: "List pools",
+        description: "By name, with their slots, `occupied`, `open` and `waiting`.",
+        querystring: PageQuery(100, 1000),
+        response: { 200: PoolList, ...errorResponses() },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 100;
+      let after: string | null = null;
+      if (req.query.cursor) {
+        const c = decodeCursor(req.query.cursor);
+        if (!c || typeof c[0] !== "string" || !POOL_NAME.test(c[0])) throw badCursor();
+        after = c[0];
+      }
+      const pools = await listPools(db, { limit: limit + 1, after });
+      const page = pools.slice(0, limit);
+      return { pools: page.map(poolBody), nextCursor: pools.length > limit ? encodeCursor([page[page.length - 1]!.name]) : null };
+    },
+  );
 
-  app.get<{ Params: { name: string } }>("/api/v1/pools/:name", { config: { role: "viewer" } }, async (req) => {
-    checkName(req.params.name);
-    const pool = await getPool(db, req.params.name);
-    if (!pool) throw notFound("pool", req.params.name, "pool_not_found");
-    return poolBody(pool);
-  });
+  app.get(
+    "/api/v1/pools/:name",
+    {
+      config: { role: "viewer" },
+      schema: { tags: ["pools"], summary: "Read a pool", params: PoolParams, response: { 200: Pool, ...errorResponses(["pool_not_found"]) } },
+    },
+    async (req) => {
+      checkName(req.params.name);
+      const pool = await getPool(db, req.params.name);
+      if (!pool) throw notFound("pool", req.params.name, "pool_not_found");
+      return poolBody(pool);
+    },
+  );
 
-  app.put<{ Params: { name: string } }>("/api/v1/pools/:name", { config: { role: "admin" } }, async (req, reply) => {
-    checkName(req.params.name);
-    const { slots, description } = parseBody(req.body);
-    const { pool, created } = await putPool(db, req.params.name, slots, description);
-    // More slots may let waiting tasks start now.
-    await notifyWakeup(db, "tasks");
-    return reply.status(created ? 201 : 200).send(poolBody(pool));
-  });
+  app.put(
+    "/api/v1/pools/:name",
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["pools"],
+        summary: "Make or resize a pool",
+        description: "201 when it is made, 200 when it is resized.",
+        params: PoolParams,
+        body: PoolBody,
+        response: { 200: Pool, 201: Pool, ...errorResponses([], { body: true }) },
+      },
+    },
+    async (req, reply) => {
+      checkName(req.params.name);
+      const { slots, description } = parseBody(req.body);
+      const { pool, created } = await putPool(db, req.params.name, slots, description);
+      // More slots may let waiting tasks start now.
+      await notifyWakeup(db, "tasks");
+      return reply.status(created ? 201 : 200).send(poolBody(pool));
+    },
+  );
 
-  app.delete<{ Params: { name: string } }>("/api/v1/pools/:name", { config: { role: "admin" } }, async (req, reply) => {
-    checkName(req.params.name);
-    if (req.params.name === DEFAULT_POOL) {
-      throw new ApiError("pool_protected", `The pool "${DEFAULT_POOL}" holds every task that names no pool: it can be resized (PUT) but not deleted.`);
-    }
-    if (!(await deletePool(db, req.params.name))) throw notFound("pool", req.params.name, "pool_not_found");
-    return reply.status(204).send();
-  });
+  app.delete(
+    "/api/v1/pools/:name",
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["pools"],
+        summary: "Delete a pool",
+        description: 'The pool "default" can be resized but not deleted (409 `pool_protected`).',
+        params: PoolParams,
+        response: { 204: NoContent, ...errorResponses(["pool_not_found", "pool_protected"]) },
+      },
+    },
+    async (req, reply) => {
+      checkName(req.params.name);
+      if (req.params.name === DEFAULT_POOL) {
+        throw new ApiError("pool_protected", `The pool "${DEFAULT_POOL}" holds every task that names no pool: it can be resized (PUT) but not deleted.`);
+      }
+      if (!(await deletePool(db, req.params.name))) throw notFound("pool", req.params.name, "pool_not_found");
+      return reply.status(204).send();
+    },
+  );
 }

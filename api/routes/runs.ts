@@ -1,5 +1,7 @@
-import { randomBytes } from "node:crypto";
 // Run routes: trigger, list, read, cancel, and clear a task (run it again, with what depends on it).
+import { randomBytes } from "node:crypto";
+import { Type } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { notifyWakeup } from "../../db/wakeup.ts";
 import { dagIdKnown, getDag, getDagVersion } from "../../scheduler/dags.repository.ts";
@@ -17,14 +19,15 @@ import {
 } from "../../scheduler/runs.repository.ts";
 import { RUN_STATES, type RunState } from "../../scheduler/states.ts";
 import type { ApiDeps } from "../deps.ts";
-import { ApiError, badRequest, notFound } from "../errors.ts";
+import { ApiError, badCursor, badRequest, notFound } from "../errors.ts";
+import { DagParams, errorResponses, JsonObject, PageQuery, RUN_ID_PATTERN, RunId, RunParams, StringEnum, TaskParams } from "../schemas/common.ts";
+import { Run, RunCancelled, RunList, RunWithTasks, TaskCleared, TaskWithTries } from "../schemas/resources.ts";
 import { decodeCursor, encodeCursor, runBody, taskBody, tryBody } from "../serialize.ts";
 import { listTries } from "../../executor/tries.repository.ts";
 import { listTaskTryEvents, recordOnLatestTries, recordOnOpenTries, summarizeTryEvents } from "../../executor/try-events.repository.ts";
 import { describePrincipal } from "../auth.ts";
-import { pageLimit } from "./paging.ts";
 
-const RUN_ID = /^[A-Za-z0-9_.:+@-]{1,250}$/;
+const RUN_ID = RUN_ID_PATTERN;
 
 interface TriggerBody {
   params?: unknown;
@@ -52,45 +55,85 @@ function parseTrigger(body: unknown): { params: Record<string, unknown>; logical
   return { params: (b.params as Record<string, unknown>) ?? {}, logicalDate, runId: (b.runId as string | undefined) ?? null };
 }
 
-export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
+const TriggerBody = Type.Union(
+  [
+    Type.Object(
+      {
+        params: Type.Optional(JsonObject("Params for this run, over the DAG's own.")),
+        logicalDate: Type.Optional(Type.String({ description: 'ISO-8601, e.g. "2026-01-01T00:00:00Z"; default now.' })),
+        runId: Type.Optional(RunId),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  { description: "All optional; no body at all is a trigger with the DAG's params, now." },
+);
+
+export function runRoutes(server: FastifyInstance, deps: ApiDeps): void {
   const { db } = deps;
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.post<{ Params: { dagId: string } }>("/api/v1/dags/:dagId/runs", { config: { role: "author" } }, async (req, reply) => {
-    const trigger = parseTrigger(req.body);
-    const dag = await getDag(db, req.params.dagId);
-    if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
-    const logicalDate = trigger.logicalDate ?? new Date();
-    const create = (runId: string) =>
-      db.transaction((tx) =>
-        createRun(tx, {
-          dagId: dag.dagId,
-          runId,
-          runType: "manual",
-          logicalDate,
-          params: { ...dag.definition.params, ...trigger.params },
-          dagVersion: dag.latestVersion,
-          definition: dag.definition,
-        }),
-      );
-    const runId = trigger.runId ?? `manual__${logicalDate.toISOString()}`;
-    let run = await create(runId).catch((err: { code?: string }) => {
-      // The DAG was deleted between the read above and this insert.
-      if (err.code === "23503") throw notFound("DAG", dag.dagId, "dag_not_found");
-      throw err;
-    });
-    // Two triggers in the same millisecond: only a run id the caller chose is a real conflict.
-    if (!run && !trigger.runId) run = await create(`${runId}__${randomBytes(3).toString("hex")}`);
-    if (!run) throw new ApiError("run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
-    await notifyWakeup(db, "runs");
-    deps.metrics?.runsCreated.inc({ type: "manual" });
-    return reply.status(201).send(runBody(run));
-  });
-
-  app.get<{ Params: { dagId: string }; Querystring: { limit?: string; cursor?: string; state?: string } }>(
+  app.post(
     "/api/v1/dags/:dagId/runs",
-    { config: { role: "viewer" } },
+    {
+      config: { role: "author" },
+      schema: {
+        tags: ["runs"],
+        summary: "Trigger a run",
+        description: "A manual run of the DAG's latest version; 409 `run_exists` when the DAG has a run with the runId asked for.",
+        params: DagParams,
+        body: TriggerBody,
+        response: { 201: Run, ...errorResponses(["dag_not_found", "run_exists"], { body: true }) },
+      },
+    },
+    async (req, reply) => {
+      const trigger = parseTrigger(req.body);
+      const dag = await getDag(db, req.params.dagId);
+      if (!dag) throw notFound("DAG", req.params.dagId, "dag_not_found");
+      const logicalDate = trigger.logicalDate ?? new Date();
+      const create = (runId: string) =>
+        db.transaction((tx) =>
+          createRun(tx, {
+            dagId: dag.dagId,
+            runId,
+            runType: "manual",
+            logicalDate,
+            params: { ...dag.definition.params, ...trigger.params },
+            dagVersion: dag.latestVersion,
+            definition: dag.definition,
+          }),
+        );
+      const runId = trigger.runId ?? `manual__${logicalDate.toISOString()}`;
+      let run = await create(runId).catch((err: { code?: string }) => {
+        // The DAG was deleted between the read above and this insert.
+        if (err.code === "23503") throw notFound("DAG", dag.dagId, "dag_not_found");
+        throw err;
+      });
+      // Two triggers in the same millisecond: only a run id the caller chose is a real conflict.
+      if (!run && !trigger.runId) run = await create(`${runId}__${randomBytes(3).toString("hex")}`);
+      if (!run) throw new ApiError("run_exists", `DAG ${dag.dagId} already has a run ${JSON.stringify(runId)}: pick another runId.`);
+      await notifyWakeup(db, "runs");
+      deps.metrics?.runsCreated.inc({ type: "manual" });
+      return reply.status(201).send(runBody(run));
+    },
+  );
+
+  app.get(
+    "/api/v1/dags/:dagId/runs",
+    {
+      config: { role: "viewer" },
+      schema: {
+        tags: ["runs"],
+        summary: "List a DAG's runs",
+        description: "Newest first (by logical date). A deleted DAG's runs stay listed.",
+        params: DagParams,
+        querystring: PageQuery(25, 100, { state: Type.Optional(StringEnum(RUN_STATES, { description: "Only runs in this state." })) }),
+        response: { 200: RunList, ...errorResponses(["dag_not_found"]) },
+      },
+    },
     async (req) => {
-      const limit = pageLimit(req.query.limit, 25, 100);
+      const limit = req.query.limit ?? 25;
       const state = req.query.state as RunState | undefined;
       if (state !== undefined && !RUN_STATES.includes(state)) throw badRequest(`state must be one of ${RUN_STATES.join(", ")}.`);
       let before: { logicalDate: Date; pk: string } | undefined;
@@ -98,7 +141,7 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const c = decodeCursor(req.query.cursor);
         const date = c && typeof c[0] === "string" ? new Date(c[0]) : null;
         if (!date || Number.isNaN(date.getTime()) || typeof c![1] !== "string" || !/^\d{1,18}$/.test(c![1] as string)) {
-          throw badRequest("cursor is not valid: pass back the nextCursor of the previous page.");
+          throw badCursor();
         }
         before = { logicalDate: date, pk: c![1] as string };
       }
@@ -115,43 +158,91 @@ export function runRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId", { config: { role: "viewer" } }, async (req) => {
-    const run = await getRun(db, req.params.dagId, req.params.runId);
-    if (!run) throw notFound("run", req.params.runId, "run_not_found");
-    const tasks = await listTaskViews(db, run.pk);
-    return { ...runBody(run), tasks: tasks.map(taskBody) };
-  });
+  app.get(
+    "/api/v1/dags/:dagId/runs/:runId",
+    {
+      config: { role: "viewer" },
+      schema: {
+        tags: ["runs"],
+        summary: "Read a run",
+        description: "The run with each of its tasks.",
+        params: RunParams,
+        response: { 200: RunWithTasks, ...errorResponses(["run_not_found"]) },
+      },
+    },
+    async (req) => {
+      const run = await getRun(db, req.params.dagId, req.params.runId);
+      if (!run) throw notFound("run", req.params.runId, "run_not_found");
+      const tasks = await listTaskViews(db, run.pk);
+      return { ...runBody(run), tasks: tasks.map(taskBody) };
+    },
+  );
 
-  app.get<{ Params: { dagId: string; runId: string; taskId: string } }>("/api/v1/dags/:dagId/runs/:runId/tasks/:taskId", { config: { role: "viewer" } }, async (req) => {
-    const { dagId, runId, taskId } = req.params;
-    const run = await getRun(db, dagId, runId);
-    if (!run) throw notFound("run", runId, "run_not_found");
-    const task = (await listTaskViews(db, run.pk)).find((t) => t.taskId === taskId);
-    if (!task) throw notFound("task", taskId, "task_not_found");
-    const [tries, events] = await Promise.all([listTries(db, task.id), listTaskTryEvents(db, task.id)]);
-    return { dagId, runId, ...taskBody(task), tries: tries.map((t) => tryBody(t, summarizeTryEvents(events.get(t.tryNumber) ?? []))) };
-  });
+  app.get(
+    "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId",
+    {
+      config: { role: "viewer" },
+      schema: {
+        tags: ["runs"],
+        summary: "Read a task of a run",
+        description: "The task as in the run, with each of its tries and a summary of each try's events.",
+        params: TaskParams,
+        response: { 200: TaskWithTries, ...errorResponses(["run_not_found", "task_not_found"]) },
+      },
+    },
+    async (req) => {
+      const { dagId, runId, taskId } = req.params;
+      const run = await getRun(db, dagId, runId);
+      if (!run) throw notFound("run", runId, "run_not_found");
+      const task = (await listTaskViews(db, run.pk)).find((t) => t.taskId === taskId);
+      if (!task) throw notFound("task", taskId, "task_not_found");
+      const [tries, events] = await Promise.all([listTries(db, task.id), listTaskTryEvents(db, task.id)]);
+      return { dagId, runId, ...taskBody(task), tries: tries.map((t) => tryBody(t, summarizeTryEvents(events.get(t.tryNumber) ?? []))) };
+    },
+  );
 
-  app.post<{ Params: { dagId: string; runId: string } }>("/api/v1/dags/:dagId/runs/:runId/cancel", { config: { role: "author" } }, async (req) => {
-    const { dagId, runId } = req.params;
-    const run = await db.transaction(async (tx) => {
-      const r = await lockRun(tx, dagId, runId);
-      if (!r) throw notFound("run", runId, "run_not_found");
-      if (r.state !== "queued" && r.state !== "running") {
-        throw new ApiError("run_finished", `Run ${runId} has already finished (${r.state}); there is nothing to cancel.`);
-      }
-      await cancelRun(tx, r.pk);
-      // Who stopped them, on the tries themselves: their logs end mid-way and this says why.
-      await recordOnOpenTries(tx, r.pk, { type: "Warning", reason: "Cancelled", message: `cancelled through the API by ${describePrincipal(req.principal)}` });
-      return r;
-    });
-    await notifyWakeup(db, "tries");
-    return { runId: run.runId, dagId, state: "cancelled" };
-  });
+  app.post(
+    "/api/v1/dags/:dagId/runs/:runId/cancel",
+    {
+      config: { role: "author" },
+      schema: {
+        tags: ["runs"],
+        summary: "Cancel a run",
+        description: "Its running Pods are stopped (each Pod's log is stored first) and its other tasks never start; 409 `run_finished` when it has ended.",
+        params: RunParams,
+        response: { 200: RunCancelled, ...errorResponses(["run_not_found", "run_finished"]) },
+      },
+    },
+    async (req) => {
+      const { dagId, runId } = req.params;
+      const run = await db.transaction(async (tx) => {
+        const r = await lockRun(tx, dagId, runId);
+        if (!r) throw notFound("run", runId, "run_not_found");
+        if (r.state !== "queued" && r.state !== "running") {
+          throw new ApiError("run_finished", `Run ${runId} has already finished (${r.state}); there is nothing to cancel.`);
+        }
+        await cancelRun(tx, r.pk);
+        // Who stopped them, on the tries themselves: their logs end mid-way and this says why.
+        await recordOnOpenTries(tx, r.pk, { type: "Warning", reason: "Cancelled", message: `cancelled through the API by ${describePrincipal(req.principal)}` });
+        return r;
+      });
+      await notifyWakeup(db, "tries");
+      return { runId: run.runId, dagId, state: "cancelled" as const };
+    },
+  );
 
-  app.post<{ Params: { dagId: string; runId: string; taskId: string } }>(
+  app.post(
     "/api/v1/dags/:dagId/runs/:runId/tasks/:taskId/clear",
-    { config: { role: "author" } },
+    {
+      config: { role: "author" },
+      schema: {
+        tags: ["runs"],
+        summary: "Clear a task: run it again",
+        description: "The task and everything downstream of it run again, each as a new try; 409 `task_active` while one of them runs.",
+        params: TaskParams,
+        response: { 200: TaskCleared, ...errorResponses(["run_not_found", "task_not_found", "task_active"]) },
+      },
+    },
     async (req) => {
       const { dagId, runId, taskId } = req.params;
       const cleared = await db.transaction(async (tx) => {
