@@ -1,12 +1,13 @@
-// Chaos. A few hundred pod tasks (five runs of a 50-task DAG in two layers, triggered 15 s apart; short
+// Chaos. A few hundred pod tasks (six runs of a 45-task DAG in three layers, triggered 15 s apart; short
 // tasks and ones that run a few seconds, each printing lines that name its run, task and try, and how
 // many bytes it printed) run on a separate `ferry localkube` that injects faults (5% of API requests
 // answer 500, 5% 429 with a Retry-After; watches are cut every 10 s, and a resumed watch expires), while
-// `ferry start` is SIGKILLed five times, each 10-25 s after it was started, and started again each time.
-// At the end: every task succeeded (a failed try is allowed only for a reason outside the task, not
-// counted, and retried), no try ever had two Pods (localkube's Scheduled events, collected while the test
-// runs, name one Pod uid per Pod name), no Pod is left, every try's log is complete and equal, byte for
-// byte, to what its task printed (read through the API), and the kills caught tries in flight (adopted).
+// `ferry start` is SIGKILLed five times, each 10-25 s after it was started (or, if no try is in flight
+// then, as soon as one is), and started again each time. At the end: every task succeeded (a failed try
+// is allowed only for a reason outside the task, not counted, and retried), no try ever had two Pods
+// (localkube's Scheduled events, collected while the test runs, name one Pod uid per Pod name), no Pod is
+// left, every try's log is complete and equal, byte for byte, to what its task printed (read through the
+// API), and the kills caught tries in flight (later Ferrys adopted them).
 //
 // The kill times come from a seeded PRNG: the seed is printed, and FERRY_CHAOS_SEED runs it again with
 // another (or the same) one. localkube's fault dice are not seeded (`ferry localkube` takes no seed).
@@ -32,12 +33,11 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const SEED = process.env.FERRY_CHAOS_SEED ? Number(process.env.FERRY_CHAOS_SEED) : 20240917;
 if (!Number.isSafeInteger(SEED)) throw new Error(`FERRY_CHAOS_SEED must be a whole number, got ${process.env.FERRY_CHAOS_SEED}`);
 const FAULTS = { errorRate: 0.05, throttleRate: 0.05, retryAfterSeconds: 1, watchCutAfterSeconds: 10, expireOnResume: true };
-const RUNS = 5;
-/** Tasks of the first layer, then of the second (each after two of the first). */
-const LAYER_A = 35;
-const LAYER_B = 15;
+const RUNS = 6;
+/** The DAG's layers: each task of a layer after two of the one before; a run takes about half a minute. */
+const LAYERS = [15, 15, 15];
 const KILLS = 5;
-/** Run k is triggered this long (ms) after the first Ferry took the DAG. */
+/** Run k is triggered this long (ms) after the first Ferry took the DAG, so two runs overlap most of the time. */
 const RUN_EVERY = 15_000;
 /** Each kill comes this long (ms) after the Ferry it kills was started. */
 const KILL_AFTER: [number, number] = [10_000, 25_000];
@@ -52,13 +52,17 @@ interface TaskSpec {
 
 function taskSpecs(): TaskSpec[] {
   const specs: TaskSpec[] = [];
-  for (let i = 0; i < LAYER_A + LAYER_B; i++) {
-    const id = i < LAYER_A ? `a${i}` : `b${i - LAYER_A}`;
-    const long = i % 4 === 1; // a quarter run 2-5 s
-    const lines = long ? 2 + (i % 5 === 0 ? 3 : i % 3) : 1 + (i % 3);
-    const body = Array.from({ length: lines }, (_, j) => `${id} line ${j + 1} ${"x".repeat((i * 7 + j * 13) % 60)}`);
-    const dependsOn = i < LAYER_A ? [] : [`a${(i * 3) % LAYER_A}`, `a${(i * 5 + 1) % LAYER_A}`];
-    specs.push({ id, body, long, dependsOn: [...new Set(dependsOn)] });
+  let i = 0;
+  for (const [layer, size] of LAYERS.entries()) {
+    const name = (j: number) => `${"abcdefgh"[layer]}${j}`;
+    for (let j = 0; j < size; j++, i++) {
+      const long = i % 3 === 1; // a third run 3-7 s
+      const lines = long ? 3 + (i % 5) : 1 + (i % 3);
+      const body = Array.from({ length: lines }, (_, k) => `${name(j)} line ${k + 1} ${"x".repeat((i * 7 + k * 13) % 60)}`);
+      const before = LAYERS[layer - 1];
+      const dependsOn = before ? [...new Set([(j * 3) % before, (j * 5 + 1) % before])].map((d) => `${"abcdefgh"[layer - 1]}${d}`) : [];
+      specs.push({ id: name(j), body, long, dependsOn });
+    }
   }
   return specs;
 }
@@ -264,21 +268,46 @@ describe("chaos: Ferry SIGKILLed again and again on a faulty cluster", { timeout
         console.log(`${elapsed()}: triggered ${runId}`);
       }
     })();
-    triggers.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection first
 
+    /** Tries not done yet (outcome, log or Pod), and whether every run was triggered and has ended. */
+    let triggered = false;
+    // (A failed trigger is reported where `triggers` is awaited, below, not as an unhandled rejection.)
+    triggers.then(() => (triggered = true), () => {});
+    const work = async () => {
+      const [w] = await db.db.query<{ open: number; runs: number; ended: number }>(
+        `SELECT (SELECT count(*)::int FROM task_tries WHERE ended_at IS NULL OR NOT pod_reclaimed OR log_finished_at IS NULL) AS open,
+                (SELECT count(*)::int FROM dag_runs) AS runs,
+                (SELECT count(*)::int FROM dag_runs WHERE state IN ('success', 'failed', 'cancelled')) AS ended`,
+      );
+      return { open: w!.open, allDone: triggered && w!.runs === RUNS && w!.ended === RUNS };
+    };
+
+    // Kill at random moments, each 10-25 s after the Ferry it kills was started, and start a new one. A
+    // kill whose moment comes while no try is in flight (the machine is fast, the next run is not
+    // triggered yet) waits for one, so each kill catches work; none is left once all the work is done.
     const crashed: string[] = [];
-    // Kill at random moments, each 10-25 s after the Ferry it kills was started, and start a new one.
+    let kills = 0;
     let startedAt = Date.now();
     for (let k = 1; k <= KILLS; k++) {
       const wait = KILL_AFTER[0] + Math.floor(random() * (KILL_AFTER[1] - KILL_AFTER[0]));
       await sleep(Math.max(0, startedAt + wait - Date.now()));
+      let w = await work();
+      while (w.open === 0 && !w.allDone) {
+        await sleep(100);
+        w = await work();
+      }
+      if (w.allDone) break;
       if (ferry.child.exitCode !== null) crashed.push(`Ferry ${ferries.length - 1} exited by itself (code ${ferry.child.exitCode}) before kill ${k}`);
       ferry.child.kill("SIGKILL");
       await exited(ferry.child);
+      kills++;
       const [progress] = await db.db.query<{ done: number; tries: number }>(
         `SELECT (SELECT count(*)::int FROM task_instances WHERE state = 'success') AS done, (SELECT count(*)::int FROM task_tries) AS tries`,
       );
-      console.log(`${elapsed()}: kill ${k} of ${KILLS}, ${wait} ms after its start (${progress!.done} tasks done, ${progress!.tries} tries so far)`);
+      console.log(
+        `${elapsed()}: kill ${k} of ${KILLS}, ${Date.now() - startedAt} ms after its start (drawn: ${wait} ms), ${w.open} tries in flight ` +
+          `(${progress!.done} tasks done, ${progress!.tries} tries so far)`,
+      );
       ferry = startFerry();
       startedAt = Date.now();
     }
@@ -311,6 +340,7 @@ describe("chaos: Ferry SIGKILLed again and again on a faulty cluster", { timeout
     await pods.poll();
 
     const problems: string[] = [...crashed];
+    if (kills < 3) problems.push(`only ${kills} kills landed before the work was done`);
 
     // Every run and every task succeeded.
     const runs = await db.db.query<{ run_id: string; state: string }>(`SELECT run_id, state FROM dag_runs WHERE dag_id = 'chaos' ORDER BY run_id`);
