@@ -47,7 +47,11 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** Past this many candidates a suggestion is not worth its cost (n candidates per unknown name). */
+const MAX_SUGGESTION_CANDIDATES = 1000;
+
 export function didYouMean(name: string, candidates: readonly string[]): string {
+  if (candidates.length > MAX_SUGGESTION_CANDIDATES || name.length > 200) return "";
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {

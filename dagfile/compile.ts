@@ -11,6 +11,8 @@ import { validateDag } from "./validate.ts";
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 const MAX_SOURCE_BYTES = 1024 * 1024;
+/** More tasks than this is a DAG file generating work, not declaring it; checking it would cost the API seconds. */
+export const MAX_TASKS = 20_000;
 
 const TOP_LEVEL_HINT =
   "A DAG file's top level runs when it is posted, so it should only declare the DAG; do heavy work inside a task function.";
@@ -89,6 +91,28 @@ function invalidDagError(problems: DagProblem[]): DagFileError {
   };
 }
 
+/**
+ * Strings of the definition with a NUL character (U+0000): Postgres stores neither text nor jsonb with
+ * one, so such a DAG could never be saved. Walked without recursion; at most ten are named.
+ */
+function nulCharacters(definition: unknown): DagProblem[] {
+  const problems: DagProblem[] = [];
+  const stack: { value: unknown; path: string }[] = [{ value: definition, path: "" }];
+  const join = (base: string, key: string) => (base === "" ? key : /^\d+$/.test(key) ? `${base}[${key}]` : `${base}.${key}`);
+  while (stack.length > 0 && problems.length < 10) {
+    const { value, path } = stack.pop()!;
+    if (typeof value === "string") {
+      if (value.includes("\u0000")) problems.push({ path: path || "(dag)", message: "contains a NUL character (U+0000), which Ferry cannot store" });
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes("\u0000")) problems.push({ path: join(path, key.replace(/\u0000/g, "\\0")), message: "is a key with a NUL character (U+0000), which Ferry cannot store" });
+        stack.push({ value: item, path: join(path, key) });
+      }
+    }
+  }
+  return problems;
+}
+
 /** Compiles and checks a DAG file. Never runs task functions; never throws for bad user input. */
 export async function compileDagFile(source: string, opts: CompileOptions = {}): Promise<CompileResult> {
   const limits: Limits = {
@@ -102,6 +126,14 @@ export async function compileDagFile(source: string, opts: CompileOptions = {}):
     return { ok: false, error: { code: "compile_error", message: `The DAG file is larger than ${MAX_SOURCE_BYTES} bytes; keep data out of it.` } };
   }
 
+  const nulAt = source.indexOf("\u0000");
+  if (nulAt >= 0) {
+    const lines = source.slice(0, nulAt).split("\n");
+    return {
+      ok: false,
+      error: { code: "compile_error", message: "The DAG file contains a NUL character (U+0000); save it as plain text.", line: lines.length, column: lines[lines.length - 1]!.length + 1 },
+    };
+  }
   const transpiled = await transpile(source);
   if (!transpiled.ok) return transpiled;
   const map = new SourceMapLookup(JSON.parse(transpiled.map) as { mappings?: string });
@@ -118,11 +150,19 @@ export async function compileDagFile(source: string, opts: CompileOptions = {}):
   }
   if (reported.raw === undefined) return { ok: false, error: notDagError(String(reported.notDag), source) };
 
+  if (Array.isArray(reported.raw.tasks) && reported.raw.tasks.length > MAX_TASKS) {
+    return {
+      ok: false,
+      error: invalidDagError([{ path: "tasks", message: `the DAG declares ${reported.raw.tasks.length} tasks; a DAG may have at most ${MAX_TASKS}` }]),
+    };
+  }
   const locate = (site: unknown): SourcePosition | undefined => {
     const frame = typeof site === "string" ? firstFrameIn(site, BUNDLE_FILE) : undefined;
     return frame ? map.original(frame.line, frame.column) : undefined;
   };
   const validated = validateDag(reported.raw, locate, { allowedNamespaces: opts.allowedNamespaces });
   if (!validated.ok) return { ok: false, error: invalidDagError(validated.problems) };
+  const nul = nulCharacters(validated.definition);
+  if (nul.length > 0) return { ok: false, error: invalidDagError(nul) };
   return { ok: true, definition: validated.definition, bundle };
 }

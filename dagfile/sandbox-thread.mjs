@@ -54,7 +54,9 @@ function readError(vm, runtime, handle) {
   runtime.setInterruptHandler(() => Date.now() > dumpDeadline);
   let value;
   try {
-    value = vm.dump(handle);
+    // An Error's own name and message first: dump() goes through JSON.stringify, which a DAG file
+    // that polluted Object.prototype (a toJSON getter) can make throw or spin.
+    value = errorFields(vm, handle) ?? vm.dump(handle);
   } catch {
     value = undefined;
   } finally {
@@ -67,6 +69,22 @@ function readError(vm, runtime, handle) {
   }
   const shown = value === undefined ? "a value that could not be read" : JSON.stringify(value) ?? String(value);
   return { kind: "evaluation_error", name: "Uncaught", message: `threw ${String(shown).slice(0, 500)}`, stack: "" };
+}
+
+/** `{name, message, stack}` of a thrown Error, read as plain properties; undefined for anything else. */
+function errorFields(vm, handle) {
+  const text = (key) => {
+    const prop = vm.getProp(handle, key);
+    try {
+      return vm.typeof(prop) === "string" ? vm.getString(prop) : undefined;
+    } finally {
+      prop.dispose();
+    }
+  };
+  if (vm.typeof(handle) !== "object") return undefined;
+  const message = text("message");
+  if (message === undefined) return undefined;
+  return { name: text("name") ?? "Error", message, stack: text("stack") ?? "" };
 }
 
 async function evaluate() {

@@ -76,7 +76,7 @@ function keyOf(segment: Segment): string | number {
  */
 function splitTaskReference(
   segments: Segment[],
-  knownIds: readonly string[],
+  knownIds: ReadonlySet<string>,
 ): { taskId: string; resultPath: Segment[] } | { error: string } {
   const first = segments[1];
   if (first === undefined) return { error: 'needs a task: "tasks.<id>.result"' };
@@ -89,7 +89,7 @@ function splitTaskReference(
     const names = segments.slice(1, end);
     if (!names.every((s) => "name" in s) || keyOf(segments[end]) !== "result") continue;
     const taskId = names.map(keyOf).join(".");
-    if (knownIds.includes(taskId)) return { taskId, resultPath: segments.slice(end + 1) };
+    if (knownIds.has(taskId)) return { taskId, resultPath: segments.slice(end + 1) };
     fallback ??= taskId;
   }
   if (fallback !== undefined) return { taskId: fallback, resultPath: [] };
@@ -102,9 +102,11 @@ function splitTaskReference(
  */
 export function templateProblems(
   template: string,
-  allTaskIds: readonly string[],
+  allTaskIds: readonly string[] | ReadonlySet<string>,
   upstreamIds: ReadonlySet<string>,
 ): string[] {
+  // A set when the caller has many ids (validate.ts): looked up, not searched.
+  const known: ReadonlySet<string> = Array.isArray(allTaskIds) ? new Set(allTaskIds) : (allTaskIds as ReadonlySet<string>);
   let references: Reference[];
   try {
     references = parseTemplate(template);
@@ -123,9 +125,9 @@ export function templateProblems(
       if (root !== "params" && ref.segments.length > 1) problems.push(`${ref.source}: "${root}" is a plain value, it has no fields`);
       continue;
     }
-    const split = splitTaskReference(ref.segments, allTaskIds);
+    const split = splitTaskReference(ref.segments, known);
     if ("error" in split) problems.push(`${ref.source} ${split.error}`);
-    else if (!allTaskIds.includes(split.taskId)) problems.push(`${ref.source}: there is no task "${split.taskId}"`);
+    else if (!known.has(split.taskId)) problems.push(`${ref.source}: there is no task "${split.taskId}"`);
     else if (!upstreamIds.has(split.taskId)) {
       problems.push(
         `${ref.source}: task "${split.taskId}" is not upstream of this task, so its result is not known when ` +
@@ -154,7 +156,7 @@ function lookup(value: unknown, path: readonly Segment[], ref: Reference, descri
 function resolve(ref: Reference, scope: TemplateScope): unknown {
   const root = keyOf(ref.segments[0]);
   if (root === "tasks") {
-    const split = splitTaskReference(ref.segments, Object.keys(scope.tasks ?? {}));
+    const split = splitTaskReference(ref.segments, new Set(Object.keys(scope.tasks ?? {})));
     if ("error" in split) throw new Error(`template reference ${ref.source} ${split.error}`);
     const upstream = scope.tasks?.[split.taskId];
     if (upstream === undefined) {

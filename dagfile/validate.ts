@@ -229,7 +229,7 @@ function checkTask(problems: Problems, entry: unknown, index: number, seen: Map<
   return usableId ? draft : undefined;
 }
 
-function checkDependsOn(problems: Problems, task: TaskDraft, ids: readonly string[]): string[] {
+function checkDependsOn(problems: Problems, task: TaskDraft, ids: readonly string[], known: ReadonlySet<string>): string[] {
   const path = joinPath(task.path, "dependsOn");
   if (task.dependsOnRaw === undefined) return [];
   if (!Array.isArray(task.dependsOnRaw)) {
@@ -237,17 +237,21 @@ function checkDependsOn(problems: Problems, task: TaskDraft, ids: readonly strin
     return [];
   }
   const out: string[] = [];
+  const listed = new Set<string>();
   task.dependsOnRaw.forEach((item, i) => {
     const itemPath = joinPath(path, i);
     if (typeof item !== "string") problems.add(itemPath, `must be a task (its handle or id), got ${describe(item)}`, task.at);
     else if (item === task.taskId) problems.add(itemPath, `task "${item}" cannot depend on itself`, task.at);
-    else if (!ids.includes(item)) problems.add(itemPath, `there is no task "${item}" in this DAG.${didYouMean(item, ids)}`, task.at);
-    else if (!out.includes(item)) out.push(item);
+    else if (!known.has(item)) problems.add(itemPath, `there is no task "${item}" in this DAG.${didYouMean(item, ids)}`, task.at);
+    else if (!listed.has(item)) {
+      listed.add(item);
+      out.push(item);
+    }
   });
   return out;
 }
 
-function checkTemplates(problems: Problems, path: string, fields: Record<string, unknown>, ids: readonly string[], upstream: ReadonlySet<string>, at?: SourcePosition): void {
+function checkTemplates(problems: Problems, path: string, fields: Record<string, unknown>, ids: ReadonlySet<string>, upstream: ReadonlySet<string>, at?: SourcePosition): void {
   for (const key of POD_SPEC_KEYS) {
     for (const leaf of stringLeaves(fields[key], joinPath(path, key))) {
       for (const message of templateProblems(leaf.text, ids, upstream)) problems.add(leaf.path, message, at);
@@ -290,7 +294,9 @@ export function validateDag(raw: unknown, locate: Locate, rules: ValidationRules
   const drafts = raw.tasks.map((entry, i) => checkTask(problems, entry, i, seen, locate)).filter((d): d is TaskDraft => d !== undefined);
   if (raw.tasks.length === 0) problems.add("tasks", "a DAG needs at least one task: call task() or podTask() inside the dag() body", dagAt);
   const ids = drafts.map((d) => d.taskId);
-  const upstreams = new Map(drafts.map((d) => [d.taskId, checkDependsOn(problems, d, ids)]));
+  // Looked up by id, never searched: a DAG may have ten thousand tasks.
+  const known: ReadonlySet<string> = new Set(ids);
+  const upstreams = new Map(drafts.map((d) => [d.taskId, checkDependsOn(problems, d, ids, known)]));
 
   const sorted = topologicalOrder(ids, upstreams);
   if (!sorted.ok) {
@@ -304,13 +310,13 @@ export function validateDag(raw: unknown, locate: Locate, rules: ValidationRules
   // With a cycle there is no order; check templates against declared upstreams only.
   const order = sorted.ok ? sorted.order : ids;
   const allUpstream = sorted.ok ? transitiveUpstreams(order, upstreams) : new Map(ids.map((id) => [id, new Set(upstreams.get(id))]));
-  for (const draft of drafts) checkTemplates(problems, draft.path, draft.raw, ids, allUpstream.get(draft.taskId)!, draft.at);
+  for (const draft of drafts) checkTemplates(problems, draft.path, draft.raw, known, allUpstream.get(draft.taskId)!, draft.at);
   // The DAG's podDefaults are under every task: they can name no upstream task's result.
   if (dagLevel.podDefaults) {
     for (const leaf of stringLeaves(dagLevel.podDefaults, "podDefaults")) {
       if (/\{\{\s*tasks\b/.test(leaf.text)) {
         problems.add(leaf.path, `${JSON.stringify(leaf.text)} refers to a task's result, which podDefaults (under every task) cannot: set it on the tasks downstream of that task`, dagAt);
-      } else for (const message of templateProblems(leaf.text, ids, new Set())) problems.add(leaf.path, message, dagAt);
+      } else for (const message of templateProblems(leaf.text, known, new Set())) problems.add(leaf.path, message, dagAt);
     }
   }
   const podFields = new Map(drafts.map((d) => [d.taskId, taskPodFields(problems, d, dagLevel.podDefaults)]));
