@@ -94,6 +94,15 @@ export function errorBody(code: ApiErrorCode, message: string, details?: unknown
   return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
+/** The code of another part's 4xx (a plugin's, e.g. the docs' file server refusing a path), by its status. */
+const STATUS_CODES: Record<number, ApiErrorCode> = {
+  403: "forbidden",
+  404: "route_not_found",
+  413: "body_too_large",
+  415: "unsupported_media_type",
+  416: "range_not_satisfiable",
+};
+
 export function handleError(err: FastifyError | ApiError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof ApiError) {
     void reply.status(err.status).send(errorBody(err.code, err.message, err.details));
@@ -112,7 +121,7 @@ export function handleError(err: FastifyError | ApiError | Error, req: FastifyRe
           ? "body_too_large"
           : fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY" || fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || fe.name === "SyntaxError"
             ? "invalid_json"
-            : "bad_request";
+            : (STATUS_CODES[fe.statusCode] ?? "bad_request");
     void reply.status(fe.statusCode).send(errorBody(code, fe.message));
     return;
   }

@@ -1,9 +1,10 @@
 // The HTTP API (fastify). Routes live in api/routes/, one file per resource. fastify logs through
 // Ferry's own pino logger (its request logging stays off; a failed request is logged by handleError).
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { pinoOf } from "../lib/logger.ts";
 import { authHook, requireDeclaredRole, type Role } from "./auth.ts";
 import type { ApiDeps } from "./deps.ts";
+import { guardBody } from "./body-guard.ts";
 import { errorBody, handleError } from "./errors.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { schemaErrorFormatter, validatorCompiler } from "./validation.ts";
@@ -41,6 +42,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return503OnClosing: true,
     // A refused request is Ferry's 400 bad_request naming the field (api/validation.ts).
     schemaErrorFormatter,
+    // A URL that does not decode (e.g. %ff) is refused in Ferry's error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).status(400).send(errorBody("bad_request", `The URL is not valid: ${err.message}.`));
+    },
   });
   // Params and query coerced from text, bodies taken as sent; unknown body fields refused, not dropped.
   app.setValidatorCompiler(validatorCompiler);
@@ -48,6 +53,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // do not serialize: a reply is exactly the JSON the route built (fastify's serializer would drop or
   // coerce what a schema does not say).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // No NUL characters and no absurd nesting in any body (api/body-guard.ts), before the route's schema.
+  app.addHook("preValidation", guardBody);
   const metrics = deps.metrics ?? createMetrics();
   deps = { ...deps, metrics };
   const routes: RegisteredRoute[] = [];

@@ -214,7 +214,7 @@ export function dagRoutes(server: FastifyInstance, deps: ApiDeps): void {
         tags: ["dags"],
         summary: "A DAG version's compiled bundle",
         description: "What a function task's worker runs. Also open to the worker token of a try of this DAG version, until the try ends.",
-        params: Type.Object({ dagId: DagId, version: Type.Integer({ minimum: 1, description: "The DAG version." }) }),
+        params: Type.Object({ dagId: DagId, version: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: "The DAG version." }) }),
         response: {
           200: { description: "The bundle (JavaScript).", content: { "application/javascript": { schema: Type.String() } } },
           ...errorResponses(["dag_version_not_found"]),

@@ -31,7 +31,7 @@ export function eventRoutes(server: FastifyInstance, deps: ApiDeps): void {
           "`try_not_found` for a try it does not have.",
         params: TaskParams,
         querystring: PageQuery(DEFAULT_LIMIT, MAX_LIMIT, {
-          try: Type.Optional(Type.Integer({ minimum: 1, description: "The try (default: the latest)." })),
+          try: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: "The try (default: the latest)." })),
         }),
         response: { 200: TryEvents, ...errorResponses(["run_not_found", "task_not_found", "no_try_yet", "try_not_found"]) },
       },

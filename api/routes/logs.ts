@@ -18,7 +18,7 @@ const TEXT = "text/plain; charset=utf-8";
 
 const LogQuerySchema = Type.Object(
   {
-    try: Type.Optional(Type.Integer({ minimum: 1, description: "The try (default: the latest); the one served is in X-Ferry-Try." })),
+    try: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: "The try (default: the latest); the one served is in X-Ferry-Try." })),
     tail: Type.Optional(Type.Integer({ minimum: 0, description: "Only the last N lines." })),
     follow: Type.Optional(
       StringEnum(["true", "false", "1", "0"] as const, { description: "Stream while the Pod runs, then from the log store, until the try's log is complete." }),

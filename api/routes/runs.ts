@@ -48,6 +48,9 @@ function parseTrigger(body: unknown): { params: Record<string, unknown>; logical
   if (b.logicalDate !== undefined) {
     logicalDate = typeof b.logicalDate === "string" ? new Date(b.logicalDate) : new Date(NaN);
     if (Number.isNaN(logicalDate.getTime())) throw badRequest('logicalDate must be an ISO-8601 date-time, e.g. "2026-01-01T00:00:00Z".');
+    // JavaScript dates reach 271,821 BC; Postgres's end at 4713 BC (a 500 at the insert). Years 1 to 9999 it is.
+    const year = logicalDate.getUTCFullYear();
+    if (year < 1 || year > 9999) throw badRequest(`logicalDate must be in the years 1 to 9999, got ${JSON.stringify(b.logicalDate)}.`, { field: "body.logicalDate" });
   }
   if (b.runId !== undefined && (typeof b.runId !== "string" || !RUN_ID.test(b.runId))) {
     throw badRequest("runId must be 1 to 250 characters of letters, digits and _ . : + @ -.");
