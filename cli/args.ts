@@ -20,6 +20,8 @@ export interface CommandSpec {
   name: string;
   /** The positional arguments, all required, as the usage names them: `["DAG", "RUN"]`. */
   args: string[];
+  /** Positional arguments that may follow them, in order, each optional: `["TASK"]`. */
+  optional?: string[];
   options: Record<string, OptionSpec>;
   /** One line for the overview. */
   summary: string;
@@ -49,7 +51,7 @@ export function usageLine(spec: CommandSpec): string {
     const flag = `--${name}${o.short ? `|-${o.short}` : ""}${o.type === "string" ? ` ${o.value ?? "VALUE"}` : ""}`;
     return `[${flag}]${o.multiple ? "..." : ""}`;
   });
-  return ["usage: ferry", spec.name, ...spec.args, ...opts].join(" ");
+  return ["usage: ferry", spec.name, ...spec.args, ...(spec.optional ?? []).map((a) => `[${a}]`), ...opts].join(" ");
 }
 
 /** What `ferry <command> --help` prints. */
@@ -113,7 +115,8 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
     throw err;
   }
   if (parsed.positionals.length < spec.args.length) fail(`\`ferry ${spec.name}\` needs ${spec.args.join(" ")}`);
-  if (parsed.positionals.length > spec.args.length) fail(`unexpected argument ${JSON.stringify(parsed.positionals[spec.args.length])}`);
+  const most = spec.args.length + (spec.optional?.length ?? 0);
+  if (parsed.positionals.length > most) fail(`unexpected argument ${JSON.stringify(parsed.positionals[most])}`);
   return { positional: parsed.positionals, values: parsed.values };
 }
 

@@ -2,8 +2,11 @@
 // commands are declared once below (arguments, options, help); cli/args.ts parses them with node:util.
 import { asksForHelp, commandHelp, parseCommandArgs, text, usageLine, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { clientSettings, CliError, FerryClient } from "./client.ts";
+import { backfillsCancel, backfillsShow } from "./backfills.ts";
 import { dagsBackfill, dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
-import { poolsDelete, poolsList, poolsSet } from "./pools.ts";
+import { dagsDelete, dagsSetPaused, dagsShow } from "./dags.ts";
+import { poolsDelete, poolsList, poolsSet, poolsShow } from "./pools.ts";
+import { runsClear, tasksShow } from "./runs.ts";
 import { runLocalKube, runStart } from "./serve.ts";
 import { tokensCreate, tokensList, tokensRevoke } from "./tokens.ts";
 
@@ -17,6 +20,7 @@ interface Command extends CommandSpec {
 }
 
 const out = (line: string) => process.stdout.write(line + "\n");
+const PARAM_OPTION: OptionSpec = { type: "string", multiple: true, value: "k=v", help: "a run parameter (repeat for more; a JSON value is parsed)" };
 const client = () => new FerryClient(clientSettings());
 
 const COMMANDS: Command[] = [
@@ -44,6 +48,25 @@ const COMMANDS: Command[] = [
     run: async (a) => (await dagsPush(client(), a, out), 0),
   },
   { name: "dags list", args: [], options: { json: JSON_OPTION }, summary: "list DAGs", client: true, run: async (a) => (await dagsList(client(), a, out), 0) },
+  { name: "dags show", args: ["DAG"], options: { json: JSON_OPTION }, summary: "show a DAG: its schedule, options and tasks", client: true, run: async (a) => (await dagsShow(client(), a, out), 0) },
+  {
+    name: "dags pause",
+    args: ["DAG"],
+    options: { json: JSON_OPTION },
+    summary: "pause a DAG (no scheduled runs; queued runs wait)",
+    client: true,
+    run: async (a) => (await dagsSetPaused(client(), a, out, true), 0),
+  },
+  { name: "dags unpause", args: ["DAG"], options: { json: JSON_OPTION }, summary: "unpause a DAG", client: true, run: async (a) => (await dagsSetPaused(client(), a, out, false), 0) },
+  {
+    name: "dags delete",
+    args: ["DAG"],
+    options: { json: JSON_OPTION },
+    summary: "delete a DAG (admin only; its runs and logs stay readable)",
+    details: "Refused (dag_has_active_runs) while it has queued or running runs: cancel them first.",
+    client: true,
+    run: async (a) => (await dagsDelete(client(), a, out), 0),
+  },
   {
     name: "dags backfill",
     args: ["DAG"],
@@ -54,7 +77,7 @@ const COMMANDS: Command[] = [
       reprocess: { type: "string", value: "none|failed|all", help: "what to do with a tick that has a run already (default none)" },
       json: JSON_OPTION,
     },
-    summary: "run every schedule tick in a range",
+    summary: "run every schedule tick in a range (see `ferry backfills`)",
     details: "Runs oldest first. A tick that has a run is left alone (none), has its failed tasks cleared\n(failed), or is cleared whole (all).",
     client: true,
     run: async (a) => (await dagsBackfill(client(), a, out), 0),
@@ -63,7 +86,7 @@ const COMMANDS: Command[] = [
     name: "runs trigger",
     args: ["DAG"],
     options: {
-      param: { type: "string", multiple: true, value: "k=v", help: "a run parameter (repeat for more; a JSON value is parsed)" },
+      param: PARAM_OPTION,
       "run-id": { type: "string", value: "ID", help: "the run's id (default: one is made)" },
       "logical-date": { type: "string", value: "ISO", help: "the run's logical date (default: now)" },
       json: JSON_OPTION,
@@ -82,6 +105,40 @@ const COMMANDS: Command[] = [
   },
   { name: "runs show", args: ["DAG", "RUN"], options: { json: JSON_OPTION }, summary: "show a run and its tasks", client: true, run: async (a) => (await runsShow(client(), a, out), 0) },
   { name: "runs cancel", args: ["DAG", "RUN"], options: { json: JSON_OPTION }, summary: "cancel a run", client: true, run: async (a) => (await runsCancel(client(), a, out), 0) },
+  {
+    name: "runs clear",
+    args: ["DAG", "RUN"],
+    optional: ["TASK"],
+    options: { json: JSON_OPTION },
+    summary: "run a task again with what depends on it; without TASK, every failed task",
+    details: "Each cleared task runs again as a new try. Refused (task_active) while one of them runs.",
+    client: true,
+    run: async (a) => (await runsClear(client(), a, out), 0),
+  },
+  {
+    name: "tasks show",
+    args: ["DAG", "RUN", "TASK"],
+    options: { json: JSON_OPTION },
+    summary: "show a task of a run and its tries",
+    client: true,
+    run: async (a) => (await tasksShow(client(), a, out), 0),
+  },
+  {
+    name: "backfills show",
+    args: ["DAG", "ID"],
+    options: { json: JSON_OPTION },
+    summary: "show a backfill's progress and runs",
+    client: true,
+    run: async (a) => (await backfillsShow(client(), a, out), 0),
+  },
+  {
+    name: "backfills cancel",
+    args: ["DAG", "ID"],
+    options: { json: JSON_OPTION },
+    summary: "cancel a backfill (its queued runs are cancelled)",
+    client: true,
+    run: async (a) => (await backfillsCancel(client(), a, out), 0),
+  },
   { name: "pools list", args: [], options: { json: JSON_OPTION }, summary: "list pools and their slots", client: true, run: async (a) => (await poolsList(client(), a, out), 0) },
   {
     name: "pools set",
@@ -96,7 +153,8 @@ const COMMANDS: Command[] = [
     client: true,
     run: async (a) => (await poolsSet(client(), a, out), 0),
   },
-  { name: "pools delete", args: ["NAME"], options: {}, summary: "delete a pool (its tasks wait until it exists again)", client: true, run: async (a) => (await poolsDelete(client(), a, out), 0) },
+  { name: "pools show", args: ["NAME"], options: { json: JSON_OPTION }, summary: "show a pool", client: true, run: async (a) => (await poolsShow(client(), a, out), 0) },
+  { name: "pools delete", args: ["NAME"], options: { json: JSON_OPTION }, summary: "delete a pool (its tasks wait until it exists again)", client: true, run: async (a) => (await poolsDelete(client(), a, out), 0) },
   {
     name: "tokens create",
     args: ["NAME"],
@@ -111,7 +169,7 @@ const COMMANDS: Command[] = [
     run: async (a) => (await tokensCreate(client(), a, out, (line) => process.stderr.write(line + "\n")), 0),
   },
   { name: "tokens list", args: [], options: { json: JSON_OPTION }, summary: "list API tokens, without their secrets (admin only)", client: true, run: async (a) => (await tokensList(client(), a, out), 0) },
-  { name: "tokens revoke", args: ["ID"], options: {}, summary: "revoke an API token (admin only)", client: true, run: async (a) => (await tokensRevoke(client(), a, out), 0) },
+  { name: "tokens revoke", args: ["ID"], options: { json: JSON_OPTION }, summary: "revoke an API token (admin only)", client: true, run: async (a) => (await tokensRevoke(client(), a, out), 0) },
   {
     name: "logs",
     args: ["DAG", "RUN", "TASK"],
@@ -166,7 +224,7 @@ function overview(): string {
     "",
     "`ferry <command> --help` shows a command's options (e.g. `ferry logs --help`).",
     "Client commands read FERRY_URL (default http://127.0.0.1:8080) and FERRY_API_TOKEN.",
-    "Add --json to dags/runs commands for machine-readable output.",
+    "Add --json to a client command for machine-readable output.",
   );
   return lines.join("\n");
 }

@@ -28,6 +28,14 @@ export async function poolsSet(client: FerryClient, args: ParsedArgs, out: Out):
 
 export async function poolsDelete(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
   const [name] = args.positional;
-  await client.json("DELETE", `/api/v1/pools/${enc(name!)}`);
+  await client.request("DELETE", `/api/v1/pools/${enc(name!)}`);
+  if (flag(args, "json")) return out(JSON.stringify({ name, deleted: true }, null, 2));
   out(`deleted pool ${name}; its tasks wait until a pool of that name exists again`);
+}
+
+export async function poolsShow(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+  const [name] = args.positional;
+  const p = await client.json("GET", `/api/v1/pools/${enc(name!)}`);
+  if (flag(args, "json")) return out(JSON.stringify(p, null, 2));
+  out(`pool ${p.name}: ${p.slots} slots (${p.occupied} occupied, ${p.waiting} waiting)${p.description ? `: ${p.description}` : ""}`);
 }

@@ -42,5 +42,6 @@ export async function tokensList(client: FerryClient, args: ParsedArgs, out: Out
 export async function tokensRevoke(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
   const [id] = args.positional;
   await client.request("DELETE", `/api/v1/tokens/${enc(id!)}`);
+  if (flag(args, "json")) return out(JSON.stringify({ id: Number(id), revoked: true }, null, 2));
   out(`revoked token ${id}`);
 }
