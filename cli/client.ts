@@ -22,10 +22,16 @@ export function clientSettings(env: NodeJS.ProcessEnv = process.env): ClientSett
   return { url, token };
 }
 
+export interface RequestBody {
+  json?: unknown;
+  text?: string;
+  contentType?: string;
+}
+
 export class FerryClient {
   constructor(private readonly s: ClientSettings) {}
 
-  async request(method: string, route: string, body?: { json?: unknown; text?: string; contentType?: string }): Promise<Response> {
+  async request(method: string, route: string, body?: RequestBody, opts: { signal?: AbortSignal } = {}): Promise<Response> {
     if (!this.s.token) throw new CliError("No API token: set FERRY_API_TOKEN (the token `ferry start` printed), or run from the folder where Ferry keeps .ferry/api-token.");
     const headers: Record<string, string> = { authorization: `Bearer ${this.s.token}` };
     let payload: string | undefined;
@@ -38,8 +44,9 @@ export class FerryClient {
     }
     let res: Response;
     try {
-      res = await fetch(this.s.url + route, { method, headers, body: payload });
+      res = await fetch(this.s.url + route, { method, headers, body: payload, signal: opts.signal });
     } catch (err) {
+      if (opts.signal?.aborted) throw err;
       throw new CliError(`Cannot reach Ferry at ${this.s.url} (${(err as Error).message}). Is it running? Set FERRY_URL to its address.`);
     }
     if (!res.ok) {
@@ -58,8 +65,8 @@ export class FerryClient {
     return res;
   }
 
-  async json<T = any>(method: string, route: string, body?: { json?: unknown; text?: string; contentType?: string }): Promise<T> {
-    const res = await this.request(method, route, body);
+  async json<T = any>(method: string, route: string, body?: RequestBody, opts: { signal?: AbortSignal } = {}): Promise<T> {
+    const res = await this.request(method, route, body, opts);
     return (await res.json()) as T;
   }
 }

@@ -1,7 +1,7 @@
 // The client commands of the `ferry` CLI: each talks to a running Ferry through its REST API. Their
 // arguments arrive parsed and checked against the command's declaration (cli/main.ts, cli/args.ts).
-import { readFile } from "node:fs/promises";
 import { flag, list, text, UsageError, type ParsedArgs } from "./args.ts";
+import { checkDagFile, readDagFile, reportCheck } from "./check.ts";
 import { CliError, type FerryClient } from "./client.ts";
 
 const enc = encodeURIComponent;
@@ -12,13 +12,22 @@ export function table(rows: string[][], out: Out): void {
   for (const r of rows) out(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd());
 }
 
-export async function dagsPush(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
+/**
+ * Checks the file here first (the type check and the server's own compile and validation, cli/check.ts),
+ * so a mistake is reported as `FILE:LINE:COL: ...` without a round trip; `--no-check` posts it as it is.
+ */
+export async function dagsPush(client: FerryClient, args: ParsedArgs, out: Out, err: Out): Promise<void> {
   const [file] = args.positional;
   let source: string;
-  try {
-    source = await readFile(file!, "utf8");
-  } catch (err) {
-    throw new CliError(`Cannot read ${file}: ${(err as Error).message}`);
+  if (flag(args, "no-check")) {
+    source = await readDagFile(file!);
+  } else {
+    const checked = await checkDagFile(file!);
+    if (!reportCheck(checked, err)) {
+      const n = checked.problems.length;
+      throw new CliError(`${file}: ${n === 1 ? "1 problem" : `${n} problems`}; nothing was pushed (--no-check pushes without checking here)`);
+    }
+    source = checked.source;
   }
   const res = await client.json("POST", "/api/v1/dags", { text: source, contentType: "application/typescript" });
   if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
@@ -60,7 +69,7 @@ export async function dagsBackfill(client: FerryClient, args: ParsedArgs, out: O
   if (res.runs.length > 0) table([["RUN", "LOGICAL DATE", "ACTION"], ...res.runs.map((r: any) => [r.runId, r.logicalDate, r.action])], out);
 }
 
-function parseParam(kv: string): [string, unknown] {
+export function parseParam(kv: string): [string, unknown] {
   const eq = kv.indexOf("=");
   if (eq <= 0) throw new CliError(`--param takes key=value, got ${JSON.stringify(kv)}`);
   const raw = kv.slice(eq + 1);

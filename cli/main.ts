@@ -3,8 +3,11 @@
 import { asksForHelp, commandHelp, parseCommandArgs, text, usageLine, UsageError, type CommandSpec, type OptionSpec, type ParsedArgs } from "./args.ts";
 import { clientSettings, CliError, FerryClient } from "./client.ts";
 import { backfillsCancel, backfillsShow } from "./backfills.ts";
+import { dagsCheck } from "./check.ts";
 import { dagsBackfill, dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
+import { dagsTest } from "./dag-test.ts";
 import { dagsDelete, dagsSetPaused, dagsShow } from "./dags.ts";
+import { init } from "./init.ts";
 import { poolsDelete, poolsList, poolsSet, poolsShow } from "./pools.ts";
 import { runsClear, tasksShow } from "./runs.ts";
 import { runLocalKube, runStart } from "./serve.ts";
@@ -20,6 +23,7 @@ interface Command extends CommandSpec {
 }
 
 const out = (line: string) => process.stdout.write(line + "\n");
+const err = (line: string) => process.stderr.write(line + "\n");
 const PARAM_OPTION: OptionSpec = { type: "string", multiple: true, value: "k=v", help: "a run parameter (repeat for more; a JSON value is parsed)" };
 const client = () => new FerryClient(clientSettings());
 
@@ -40,12 +44,49 @@ const COMMANDS: Command[] = [
     run: (a) => runLocalKube(text(a, "port")),
   },
   {
+    name: "init",
+    args: ["DIR"],
+    options: { json: { type: "boolean", help: "print the files written and kept as JSON" } },
+    summary: "make a folder to write DAGs in, with types for editors (no install needed)",
+    details:
+      "Writes tsconfig.json, the SDK's type declarations (types/ferry/), an example DAG (dags/hello.ts) and a\n" +
+      "README. Files that exist are kept, except types/ferry/: run it again to refresh the types.",
+    run: (a) => init(a, out),
+  },
+  {
+    name: "dags check",
+    args: ["FILE"],
+    options: { json: { type: "boolean", help: "print the result as JSON (problems with line, column, message, code)" } },
+    summary: "type-check and validate a DAG file here, as the server would",
+    details:
+      "Type-checks the file against the SDK's declarations (TypeScript), then compiles, evaluates and validates\n" +
+      "it as POST /api/v1/dags does. Problems print as FILE:LINE:COL: message; exits 1 on any.",
+    run: (a) => dagsCheck(a, out, err),
+  },
+  {
     name: "dags push",
     args: ["FILE"],
-    options: { json: JSON_OPTION },
-    summary: "post a DAG file",
+    options: { "no-check": { type: "boolean", help: "post the file without checking it here first" }, json: JSON_OPTION },
+    summary: "check a DAG file, then post it",
+    details: "Runs `ferry dags check` first and posts nothing when it finds a problem.",
     client: true,
-    run: async (a) => (await dagsPush(client(), a, out), 0),
+    run: async (a) => (await dagsPush(client(), a, out, err), 0),
+  },
+  {
+    name: "dags test",
+    args: ["FILE"],
+    options: {
+      param: PARAM_OPTION,
+      "logical-date": { type: "string", value: "ISO", help: "the run's logical date (default: now)" },
+      "no-check": { type: "boolean", help: "skip the type check (the file is still compiled and validated)" },
+      verbose: { type: "boolean", help: "also print Ferry's own log on stderr" },
+    },
+    summary: "run a DAG file once on this machine, no server needed",
+    details:
+      "Starts a throwaway Ferry (embedded Postgres, localkube) in a temporary folder, runs the DAG once as a\n" +
+      "manual run and streams each task's log as `[taskId] line`, then each task's final state and the run's.\n" +
+      "Exits 0 when the run succeeded, 1 when it failed; the folder and its processes are removed at the end.",
+    run: (a) => dagsTest(a, out, err),
   },
   { name: "dags list", args: [], options: { json: JSON_OPTION }, summary: "list DAGs", client: true, run: async (a) => (await dagsList(client(), a, out), 0) },
   { name: "dags show", args: ["DAG"], options: { json: JSON_OPTION }, summary: "show a DAG: its schedule, options and tasks", client: true, run: async (a) => (await dagsShow(client(), a, out), 0) },

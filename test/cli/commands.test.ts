@@ -44,7 +44,7 @@ describe("ferry commands for every route", { timeout: 600_000 }, () => {
   it("the overview lists every command", async () => {
     const r = await ferry(["--help"]);
     ok(r);
-    for (const c of ["dags show DAG", "dags pause DAG", "dags unpause DAG", "dags delete DAG", "runs clear DAG RUN [TASK]", "tasks show DAG RUN TASK", "backfills show DAG ID", "backfills cancel DAG ID", "pools show NAME"]) {
+    for (const c of ["init DIR", "dags check FILE", "dags test FILE", "dags show DAG", "dags pause DAG", "dags unpause DAG", "dags delete DAG", "runs clear DAG RUN [TASK]", "tasks show DAG RUN TASK", "backfills show DAG ID", "backfills cancel DAG ID", "pools show NAME"]) {
       assert.match(r.stdout, new RegExp(`^  ${c.replace(/[[\]]/g, "\\$&")}(\\s|$)`, "m"), `the overview lists ${c}`);
     }
   });
