@@ -27,7 +27,7 @@ import { loadCredentials } from "./credentials.ts";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** How localkube runs Ferry's worker image: this checkout's worker, on this Node. */
-export const LOCAL_WORKER_COMMAND = [process.execPath, import.meta.url.endsWith(".ts") ? path.join(REPO_ROOT, "bin", "ferry-worker.js") : path.join(REPO_ROOT, "worker.mjs")]; // from sources: through tsx; built (REPO_ROOT is dist/): the bundled worker
+export const LOCAL_WORKER_COMMAND = [process.execPath, import.meta.url.endsWith(".ts") ? path.join(REPO_ROOT, "bin", "ferry-worker.js") : path.join(REPO_ROOT, "worker.cjs")]; // from sources: through tsx; built (REPO_ROOT is dist/): the bundled worker
 
 export interface Ferry {
   /** The API's base URL, e.g. http://127.0.0.1:8080 (null when this process runs no API). */
@@ -181,6 +181,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         workerImage: config.workerImage,
         workerApiUrl: () => workerApiUrl,
         workerSecret: credentials.workerSecret,
+        inlineBundleMaxBytes: config.inlineBundleMaxBytes,
         podTemplate,
         definitions,
         metrics,

@@ -7,7 +7,7 @@
 //  - the files the code reads at run time beside itself: every non-TypeScript file of the source folders
 //    (migrations/*.sql, the sandbox thread's .mjs, ...) and the SDK's .ts sources, which the DAG compiler
 //    bundles into its sandbox;
-//  - dist/worker.mjs: the function-task worker (worker/main.ts) bundled by esbuild with everything it
+//  - dist/worker.cjs: the function-task worker (worker/main.ts) bundled by esbuild with everything it
 //    imports into one file that needs no node_modules: what worker Pods run.
 // The source folders are found, not listed: every top-level folder but the ones in NOT_SOURCES, so files
 // that move between folders need no change here. Plain JavaScript (checked by tsc through @ts-check):
@@ -146,13 +146,15 @@ async function bundleWorker(out) {
   const esbuild = await import("esbuild");
   await esbuild.build({
     entryPoints: [path.join(ROOT, "worker", "main.ts")],
-    outfile: path.join(out, "worker.mjs"),
+    outfile: path.join(out, "worker.cjs"),
     bundle: true,
     platform: "node",
-    format: "esm",
+    // CommonJS: Node starts a CommonJS entry ~5 ms of CPU sooner than an ES module (no ESM loader),
+    // once per function-task Pod.
+    format: "cjs",
     target: "node20",
     logLevel: "warning",
-    banner: { js: "// Ferry's function-task worker, bundled from worker/ by bin/build.js. Run: node worker.mjs" },
+    banner: { js: "// Ferry's function-task worker, bundled from worker/ by bin/build.js. Run: node worker.cjs" },
   });
 }
 

@@ -4,7 +4,6 @@
 // cluster) this speaks HTTP/1.1 on a node:net socket: one request with `Connection: close`, a response
 // framed by Content-Length, chunked transfer coding or the end of the connection. https goes through
 // node:https, loaded only then (TLS costs far more than the client).
-import net from "node:net";
 
 export interface GetResponse {
   ok: boolean;
@@ -126,7 +125,9 @@ function bodyOf(data: Buffer, head: Head, eof: boolean): Buffer | undefined {
   return eof ? data.subarray(head.bodyAt) : undefined;
 }
 
-function plainGet(target: URL, init: Parameters<BundleFetch>[1]): Promise<GetResponse> {
+async function plainGet(target: URL, init: Parameters<BundleFetch>[1]): Promise<GetResponse> {
+  // Loaded here, not at the top: a worker handed its bundle inline never opens a socket.
+  const net = await import("node:net");
   return new Promise((resolve, reject) => {
     const { signal } = init;
     if (signal.aborted) return reject(signal.reason as Error);

@@ -2,7 +2,7 @@
 // is missing or stale) is copied with bin/ and package.json into a folder whose node_modules has every
 // package but tsx and typescript, so nothing there can load a TypeScript loader or compile anything.
 // From that folder: `ferry start` as a real process runs a DAG with a pod task and a function task (the
-// function through the bundled dist/worker.mjs), the CLI lists the DAG, and the worker bundle runs alone
+// function through the bundled dist/worker.cjs), the CLI lists the DAG, and the worker bundle runs alone
 // in an empty folder. Also: bin/build.js's freshness check, on a throwaway tree.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -30,6 +30,17 @@ export default dag("built_check", { schedule: null }, () => {
     console.log("execArgv=" + JSON.stringify(process.execArgv) + " NODE_OPTIONS=" + (process.env.NODE_OPTIONS ?? ""));
     return { ok: true };
   }, { dependsOn: [hello] });
+});
+`;
+
+/** Its bundle is past the 32 KiB that go inline: its worker fetches it from the API. */
+const LARGE_DAG = `import { dag, task } from "ferry";
+const ballast = "${"x".repeat(40 * 1024)}";
+export default dag("built_fetch", { schedule: null }, () => {
+  task("fn", (ctx) => {
+    ctx.log("fetched " + ballast.length);
+    return { fetched: true };
+  });
 });
 `;
 
@@ -97,7 +108,7 @@ describe("the built Ferry", { timeout: 300_000 }, () => {
     assert.match(probe.output(), /ERR_MODULE_NOT_FOUND|Cannot find package 'tsx'/);
   });
 
-  it("runs a pod task and a function task (through dist/worker.mjs) with their logs, and the CLI works", async () => {
+  it("runs a pod task and a function task (through dist/worker.cjs) with their logs, and the CLI works", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = cleanEnv({
@@ -130,8 +141,25 @@ describe("the built Ferry", { timeout: 300_000 }, () => {
     assert.deepEqual(runState.tasks.find((t) => t.taskId === "fn")?.result, { ok: true });
     assert.equal((await api("GET", "/api/v1/dags/built_check/runs/r1/tasks/hello/logs")).text, "pod says hi\n");
     assert.match(fnLog, /function says hi/);
-    assert.ok(fnLog.includes(`worker=${path.join(app, "dist", "worker.mjs")}\n`), fnLog);
+    assert.ok(fnLog.includes(`worker=${path.join(app, "dist", "worker.cjs")}\n`), fnLog);
     assert.ok(fnLog.includes("execArgv=[] NODE_OPTIONS=\n"), `the worker runs on plain node:\n${fnLog}`);
+
+    // The other way a worker gets its bundle: fetched from the API with its try's token.
+    assert.equal((await api("POST", "/api/v1/dags", LARGE_DAG)).status, 201);
+    assert.equal((await api("POST", "/api/v1/dags/built_fetch/runs", { runId: "r1" })).status, 201);
+    const fetched = await waitFor(
+      "the large DAG's run to end",
+      async () => {
+        const r = JSON.parse((await api("GET", "/api/v1/dags/built_fetch/runs/r1")).text) as { state: string; tasks: { result: unknown }[] };
+        return ["success", "failed", "cancelled"].includes(r.state) ? r : null;
+      },
+      120_000,
+    );
+    const fetchedLog = (await api("GET", "/api/v1/dags/built_fetch/runs/r1/tasks/fn/logs")).text;
+    assert.equal(fetched.state, "success", `${JSON.stringify(fetched)}
+${fetchedLog}`);
+    assert.deepEqual(fetched.tasks[0]?.result, { fetched: true });
+    assert.equal(fetchedLog, `fetched ${40 * 1024}\n`);
 
     const cli = run([path.join(app, "bin", "ferry.js"), "dags", "list"], { cwd: tmp, env: cleanEnv({ FERRY_URL: url, FERRY_API_TOKEN: TEST_TOKEN }) });
     assert.equal(await cli.exited, 0, cli.output());
@@ -144,12 +172,12 @@ describe("the built Ferry", { timeout: 300_000 }, () => {
   it("bundles the worker into one file that runs alone, without node_modules", async () => {
     const dir = path.join(tmp, "worker-only");
     await mkdir(dir);
-    await cp(path.join(ROOT, "dist", "worker.mjs"), path.join(dir, "worker.mjs"));
+    await cp(path.join(ROOT, "dist", "worker.cjs"), path.join(dir, "worker.cjs"));
     const compiled = await compileDagFile(DAG);
     assert.ok(compiled.ok, JSON.stringify(!compiled.ok && compiled.error));
     await writeFile(path.join(dir, "bundle.js"), compiled.bundle);
     const context = { dagId: "built_check", runId: "r", taskId: "fn", tryNumber: 1, logicalDate: "2026-01-01T00:00:00.000Z", params: {}, tasks: { hello: { result: null } } };
-    const worker = run(["worker.mjs"], {
+    const worker = run(["worker.cjs"], {
       cwd: dir,
       env: cleanEnv({
         FERRY_BUNDLE_FILE: path.join(dir, "bundle.js"),
