@@ -40,6 +40,12 @@ export interface FerryConfig {
   podTemplatePath: string | null;
   /** URL that worker Pods use to reach this API (to fetch bundles). null = this API's own address. */
   workerApiUrl: string | null;
+  /**
+   * A function task's bundle up to this many bytes travels in its Pod's environment (FERRY_BUNDLE), so
+   * the worker neither fetches it nor holds a token; a larger one is fetched from the API. 0 = always
+   * fetched. @default 32768
+   */
+  inlineBundleMaxBytes: number;
   /** @default "file://<dataDir>/logs" */
   logStoreUrl: string;
   /** Most task Pods this executor runs at once. @default 32 */
@@ -93,6 +99,8 @@ export class ConfigError extends Error {
 }
 
 export const FERRY_VERSION = "0.1.0";
+/** The largest FERRY_INLINE_BUNDLE_MAX_BYTES: well under Linux's 128 KiB for one environment string. */
+export const MAX_INLINE_BUNDLE_BYTES = 100_000;
 export const DEFAULT_WORKER_IMAGE = `ghcr.io/ferry-dev/ferry-worker:${FERRY_VERSION}`;
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -209,6 +217,8 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     workerImage: env.FERRY_WORKER_IMAGE || DEFAULT_WORKER_IMAGE,
     podTemplatePath: env.FERRY_POD_TEMPLATE ? path.resolve(cwd, env.FERRY_POD_TEMPLATE) : null,
     workerApiUrl: env.FERRY_WORKER_API_URL || null,
+    // Linux refuses to start a process whose one environment string passes 128 KiB (MAX_ARG_STRLEN).
+    inlineBundleMaxBytes: integer(env, "FERRY_INLINE_BUNDLE_MAX_BYTES", 32 * 1024, 0, MAX_INLINE_BUNDLE_BYTES),
     logStoreUrl,
     maxRunningTasks: integer(env, "FERRY_MAX_RUNNING_TASKS", 32, 1, 100000),
     parallelism: env.FERRY_PARALLELISM ? integer(env, "FERRY_PARALLELISM", 0, 1, 1_000_000) : null,

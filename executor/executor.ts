@@ -11,7 +11,6 @@ import type { Logger } from "../lib/logger.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import type { TaskDefinition } from "../sdk/definition.ts";
 import { DagDefinitionCache } from "../scheduler/dags.repository.ts";
-import { workerTokenFor } from "../lib/tokens.ts";
 import type { Kube } from "./kube.ts";
 import { LogShipper, type ContainerState, type ShipResult } from "./log-shipper.ts";
 import { POD_SELECTOR } from "./pod-names.ts";
@@ -24,6 +23,7 @@ import { PodSweeper } from "./pod-sweeper.ts";
 import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { DEFAULT_INFRA_RETRIES, retryDelayMs } from "./retry-policy.ts";
 import { TryAccount } from "./try-account.ts";
+import { WorkerBundles } from "./worker-bundle.ts";
 import { compileExecutorOptions, type CompiledExecutorOptions, type ExecutorOptions } from "./options.ts";
 import {
   adoptTries,
@@ -54,6 +54,7 @@ export class Executor {
   private readonly pods: PodControl;
   private readonly account: TryAccount;
   private readonly sweeper: PodSweeper;
+  private readonly bundles: WorkerBundles;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private lastRenew = 0;
@@ -70,6 +71,7 @@ export class Executor {
   ) {
     this.o = compileExecutorOptions(opts);
     this.definitions = this.o.definitions;
+    this.bundles = new WorkerBundles({ inlineMaxBytes: this.o.inlineBundleMaxBytes, apiUrl: this.o.workerApiUrl, workerSecret: this.o.workerSecret });
     this.pods = new PodControl(kube, log);
     this.account = new TryAccount(db, kube, log, (p) => this.track(p));
     const namespaces = [...new Set([kube.namespace, ...this.o.extraNamespaces])];
@@ -385,6 +387,8 @@ export class Executor {
     let pod: V1Pod;
     try {
       const results = await runResults(this.db, h.t.runPk);
+      const { taskInstanceId, tryNumber, dagId, dagVersion } = h.t;
+      const workerBundle = h.task.kind === "function" ? await this.bundles.for(this.db, { taskInstanceId, tryNumber, dagId, dagVersion }) : undefined;
       pod = buildPod(
         h.task,
         {
@@ -402,8 +406,7 @@ export class Executor {
         {
           namespace: h.t.namespace,
           workerImage: this.o.workerImage,
-          workerApiUrl: this.o.workerApiUrl(),
-          workerToken: workerTokenFor(this.o.workerSecret, { taskInstanceId: h.t.taskInstanceId, tryNumber: h.t.tryNumber, dagId: h.t.dagId, dagVersion: h.t.dagVersion }),
+          workerBundle,
           template: this.o.podTemplate,
         },
       );

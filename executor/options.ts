@@ -19,6 +19,8 @@ export interface ExecutorOptions {
   /** Resolved lazily: the API's own address is known only once it listens. */
   workerApiUrl: () => string;
   workerSecret: string;
+  /** A function task's bundle up to this many bytes goes in its Pod (FERRY_INLINE_BUNDLE_MAX_BYTES); 0 for never. @default 32768 */
+  inlineBundleMaxBytes?: number;
   /** The global pod template every try's Pod starts from (FERRY_POD_TEMPLATE, read by loadPodTemplate); null for none. @default null */
   podTemplate?: PodTemplate | null;
   /** @default 1000 */
@@ -73,6 +75,7 @@ export function compileExecutorOptions(opts: ExecutorOptions): CompiledExecutorO
     logFlushIntervalMs: 1000,
     logChunkBytes: 1024 * 1024,
     logDrainTimeoutMs: 10_000,
+    inlineBundleMaxBytes: 32 * 1024,
     ...opts,
     definitions: opts.definitions ?? new DagDefinitionCache(),
     metrics: opts.metrics ?? unservedMetrics(),

@@ -1,8 +1,8 @@
 // Turns one task try into one Pod, layer over layer (README.md, "Pod spec"): Ferry's safe defaults,
 // then the global pod template, then the task's Pod fields (the DAG's podDefaults already merged under
 // them when the DAG was compiled), then Ferry's own fields, which always win. Function tasks run
-// Ferry's worker image, which fetches the DAG version's bundle and runs the one function; pod tasks
-// run the user's image as given. Every string of a task's Pod fields is rendered as a template first.
+// Ferry's worker image, which gets the DAG version's bundle (inline, or from the API: worker-bundle.ts)
+// and runs the one function; pod tasks run the user's image as given. Every string of a task's Pod fields is rendered as a template first.
 // The names both sides rely on (env, container, termination message) are the Pod contract's, in
 // lib/pod-contract.ts.
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
@@ -12,8 +12,9 @@ import { mergePodLayers } from "../dagfile/validate-task.ts";
 import { TASK_CONTAINER_NAME, TERMINATION_MESSAGE_PATH, WORKER_ENV, type TryContext } from "../lib/pod-contract.ts";
 import { podAnnotations, podLabels, podNameFor } from "./pod-names.ts";
 import type { PodTemplate } from "./pod-template.ts";
+import type { WorkerBundle } from "./worker-bundle.ts";
 
-/** One try as its Pod needs it: its context, and the DAG version whose bundle the worker fetches. */
+/** One try as its Pod needs it: its context, and the DAG version whose bundle the worker runs. */
 export interface PodTry extends TryContext {
   dagVersion: number;
 }
@@ -21,10 +22,8 @@ export interface PodTry extends TryContext {
 export interface PodSpecSettings {
   namespace: string;
   workerImage: string;
-  /** Where worker Pods reach the API to fetch bundles. */
-  workerApiUrl: string;
-  /** A token that lets a worker read this DAG version's bundle and nothing else. */
-  workerToken: string;
+  /** How a function task's worker gets its bundle; needed only for function tasks. */
+  workerBundle?: WorkerBundle;
   /** The global pod template (FERRY_POD_TEMPLATE), under every Pod; null for none. */
   template?: PodTemplate | null;
 }
@@ -119,9 +118,15 @@ function workerEnv(ctx: PodTry, s: PodSpecSettings): V1EnvVar[] {
     params: ctx.params,
     tasks: ctx.tasks,
   };
+  const bundle = s.workerBundle;
+  if (!bundle) throw new Error(`task ${ctx.taskId} is a function task: its Pod needs a way to get its bundle`);
   return [
-    { name: WORKER_ENV.apiUrl, value: s.workerApiUrl },
-    { name: WORKER_ENV.token, value: s.workerToken },
+    ...("inline" in bundle
+      ? [{ name: WORKER_ENV.bundle, value: bundle.inline }]
+      : [
+          { name: WORKER_ENV.apiUrl, value: bundle.apiUrl },
+          { name: WORKER_ENV.token, value: bundle.token },
+        ]),
     { name: WORKER_ENV.dagId, value: ctx.dagId },
     { name: WORKER_ENV.dagVersion, value: String(ctx.dagVersion) },
     { name: WORKER_ENV.taskId, value: ctx.taskId },

@@ -33,9 +33,15 @@ export interface TryContext extends TryIdentity {
   tasks: Record<string, { result: unknown }>;
 }
 
-/** The environment of a worker Pod (all set by the executor, except the two noted). */
+/**
+ * The environment of a worker Pod (all set by the executor, except the two noted). The worker gets its
+ * DAG version's bundle one of two ways: in `bundle` itself when it is small (FERRY_INLINE_BUNDLE_MAX_BYTES),
+ * or else from the API, at `apiUrl` with `token`.
+ */
 export const WORKER_ENV = {
-  /** Where the worker reaches the API to fetch its bundle. */
+  /** The DAG version's bundle itself, when it is small enough to travel in the Pod spec. */
+  bundle: "FERRY_BUNDLE",
+  /** Where the worker reaches the API to fetch its bundle (when it is not inline). */
   apiUrl: "FERRY_API_URL",
   /** A token that opens this try's DAG version's bundle, only until the try ends, and nothing else (lib/tokens.ts). */
   token: "FERRY_WORKER_TOKEN",

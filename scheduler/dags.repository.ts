@@ -152,6 +152,18 @@ export async function getBundle(db: Queryable, dagId: string, version: number): 
   return r ? r.bundle : null;
 }
 
+/**
+ * A DAG version's bundle if it is at most `maxBytes` long in UTF-8, else only its length (`bundle` null):
+ * what a worker Pod can be handed inline. null when there is no such version.
+ */
+export async function getBundleIfAtMost(db: Queryable, dagId: string, version: number, maxBytes: number): Promise<{ bundle: string | null; bytes: number } | null> {
+  const [r] = await db.query<{ bundle: string | null; bytes: number }>(
+    `SELECT CASE WHEN octet_length(bundle) <= $3 THEN bundle END AS bundle, octet_length(bundle) AS bytes FROM dag_versions WHERE dag_id = $1 AND version = $2`,
+    [dagId, version, maxBytes],
+  );
+  return r ?? null;
+}
+
 export async function setPaused(db: Queryable, dagId: string, paused: boolean): Promise<boolean> {
   const rows = await db.query(`UPDATE dags SET paused = $2, updated_at = now() WHERE dag_id = $1 AND deleted_at IS NULL RETURNING dag_id`, [
     dagId,

@@ -1,5 +1,6 @@
-// Gets the DAG version's compiled bundle: from the API, or from a local file when FERRY_BUNDLE_FILE
-// is set. Network errors and 5xx are retried (the API may be restarting); 4xx are final.
+// Gets the DAG version's compiled bundle: as the executor sent it inline (FERRY_BUNDLE), from a local
+// file when FERRY_BUNDLE_FILE is set, or else from the API. Network errors and 5xx are retried (the
+// API may be restarting); 4xx are final.
 import { readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { bundleUrl, WORKER_ENV } from "../lib/pod-contract.ts";
@@ -33,6 +34,7 @@ async function fetchOnce(url: string, token: string, deps: FetchDeps): Promise<s
 }
 
 export async function loadBundle(config: WorkerConfig, deps: FetchDeps): Promise<string> {
+  if (config.inlineBundle !== undefined) return config.inlineBundle;
   if (config.bundleFile) {
     try {
       return readFileSync(config.bundleFile, "utf8");

@@ -4,6 +4,9 @@ import { TERMINATION_MESSAGE_PATH, WORKER_ENV, type TryContext } from "../lib/po
 import { WorkerError } from "./errors.ts";
 
 export interface WorkerConfig {
+  /** The bundle itself, when the executor sent it inline. */
+  inlineBundle?: string;
+  /** Where to fetch the bundle, and with what token, when it is not inline. */
   apiUrl?: string;
   token?: string;
   dagId: string;
@@ -67,11 +70,14 @@ export function readConfig(env: Env): WorkerConfig {
   const dagId = required(env, WORKER_ENV.dagId);
   const taskId = required(env, WORKER_ENV.taskId);
   const bundleFile = env[WORKER_ENV.bundleFile] || undefined;
+  const inlineBundle = env[WORKER_ENV.bundle] || undefined;
+  const fetches = !bundleFile && !inlineBundle;
   return {
-    apiUrl: bundleFile ? env[WORKER_ENV.apiUrl] : required(env, WORKER_ENV.apiUrl),
-    token: bundleFile ? env[WORKER_ENV.token] : required(env, WORKER_ENV.token),
+    inlineBundle,
+    apiUrl: fetches ? required(env, WORKER_ENV.apiUrl) : env[WORKER_ENV.apiUrl],
+    token: fetches ? required(env, WORKER_ENV.token) : env[WORKER_ENV.token],
     dagId,
-    dagVersion: bundleFile ? (env[WORKER_ENV.dagVersion] ?? "") : required(env, WORKER_ENV.dagVersion),
+    dagVersion: fetches ? required(env, WORKER_ENV.dagVersion) : (env[WORKER_ENV.dagVersion] ?? ""),
     taskId,
     bundleFile,
     terminationMessagePath: terminationMessagePath(env),

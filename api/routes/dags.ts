@@ -1,9 +1,11 @@
 // DAG routes: post a DAG file, list, read, pause and delete DAGs, and the bundle workers fetch.
 import { Type } from "@sinclair/typebox";
+import { LRUCache } from "lru-cache";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { ID_PATTERN } from "../../dagfile/validate.ts";
 import { deleteDag, getBundle, getDag, listDags, saveDagVersion, setPaused } from "../../scheduler/dags.repository.ts";
+import type { Queryable } from "../../db/db.ts";
 import { BUNDLE_ROUTE } from "../../lib/pod-contract.ts";
 import { workerMayRead } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
@@ -17,43 +19,16 @@ export const MAX_DAG_SOURCE_BYTES = 1024 * 1024;
 const BUNDLE_CACHE_BYTES = 32 * 1024 * 1024;
 
 /**
- * Every try of a function task fetches its DAG version's bundle, and a version's bundle never changes
- * (versions are append-only and never reused): the recent ones are served from memory, least recently
- * used dropped first, and a burst of Pods asking for one that is not there makes one query.
+ * Every try of a function task whose bundle is not inline fetches it, and a version's bundle never
+ * changes (versions are append-only and never reused): the recent ones are served from memory, least
+ * recently used dropped first, and a burst of Pods asking for one that is not there makes one query.
  */
-class BundleCache {
-  private readonly held = new Map<string, string>();
-  private readonly loading = new Map<string, Promise<string | null>>();
-  private bytes = 0;
-  constructor(private readonly maxBytes: number) {}
-
-  async get(dagId: string, version: number, load: () => Promise<string | null>): Promise<string | null> {
-    const key = `${version}/${dagId}`;
-    const held = this.held.get(key);
-    if (held !== undefined) {
-      this.held.delete(key);
-      this.held.set(key, held);
-      return held;
-    }
-    let loading = this.loading.get(key);
-    if (loading === undefined) {
-      loading = load()
-        .then((bundle) => {
-          if (bundle === null) return null;
-          this.held.set(key, bundle);
-          this.bytes += bundle.length; // UTF-16 code units: near enough for a bound
-          for (const [oldest, b] of this.held) {
-            if (this.bytes <= this.maxBytes || oldest === key) break;
-            this.held.delete(oldest);
-            this.bytes -= b.length;
-          }
-          return bundle;
-        })
-        .finally(() => this.loading.delete(key));
-      this.loading.set(key, loading);
-    }
-    return loading;
-  }
+function bundleCache(db: Queryable): LRUCache<string, string, { dagId: string; version: number }> {
+  return new LRUCache({
+    maxSize: BUNDLE_CACHE_BYTES,
+    sizeCalculation: (bundle) => Math.max(1, bundle.length), // UTF-16 code units: near enough for a bound
+    fetchMethod: async (_key, _stale, { context: { dagId, version } }) => (await getBundle(db, dagId, version)) ?? undefined,
+  });
 }
 
 function sourceFrom(body: unknown): string {
@@ -204,7 +179,7 @@ export function dagRoutes(server: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  const bundles = new BundleCache(BUNDLE_CACHE_BYTES);
+  const bundles = bundleCache(deps.db);
   // Not through the type provider: the answer is JavaScript, or a 401 the route makes itself.
   server.get<{ Params: { dagId: string; version: number } }>(
     BUNDLE_ROUTE,
@@ -232,8 +207,8 @@ export function dagRoutes(server: FastifyInstance, deps: ApiDeps): void {
           .header("www-authenticate", 'Bearer realm="ferry"')
           .send(errorBody("unauthorized", "The worker token is not valid for this DAG version, or its try has ended."));
       }
-      const bundle = await bundles.get(req.params.dagId, version, () => getBundle(deps.db, req.params.dagId, version));
-      if (bundle === null) throw notFound("DAG version", `${req.params.dagId}@${version}`, "dag_version_not_found");
+      const bundle = await bundles.fetch(`${version}/${req.params.dagId}`, { context: { dagId: req.params.dagId, version } });
+      if (bundle === undefined) throw notFound("DAG version", `${req.params.dagId}@${version}`, "dag_version_not_found");
       return reply.type("application/javascript; charset=utf-8").send(bundle);
     },
   );

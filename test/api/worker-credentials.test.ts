@@ -1,7 +1,8 @@
-// The worker credential (README.md, "Tokens and roles"): each function-task try's Pod gets a token that
-// opens only its own DAG version's bundle, and only until the try ends. Whole function tasks run on
-// localkube; each holds at a gate (a local HTTP server) while the test reads the token from its Pod and
-// tries it against the bundle route, then is let go.
+// The worker credential (README.md, "Tokens and roles"): each function-task try's Pod whose bundle is
+// too large to go inline gets a token that opens only its own DAG version's bundle, and only until the
+// try ends; a small bundle goes inline, with no token at all. Whole function tasks run on localkube;
+// each holds at a gate (a local HTTP server) while the test reads its Pod's environment and tries the
+// token against the bundle route, then is let go.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -12,14 +13,18 @@ import { workerTokenFor } from "../../lib/tokens.ts";
 import { startTestFerry, waitFor, type TestFerry } from "../support/ferry.ts";
 import { apiError, dagFile } from "../support/api.ts";
 
-/** A DAG whose function task waits until the test opens its gate (`ctx.params.gate`), then returns. */
-const held = (dagId: string, note = "") =>
+/**
+ * A DAG whose function task waits until the test opens its gate (`ctx.params.gate`), then returns. Its
+ * bundle is larger than FERRY_INLINE_BUNDLE_MAX_BYTES (32 KiB) unless it is `small`, so its worker fetches it.
+ */
+const held = (dagId: string, note = "", small = false) =>
   dagFile(
     dagId,
-    `  task("hold", async (ctx) => {
+    `  const ballast = "${small ? "" : "x".repeat(40 * 1024)}";
+  task("hold", async (ctx) => {
     // ${note}
     while ((await fetch(String(ctx.params.gate))).status !== 200) await new Promise((r) => setTimeout(r, 100));
-    return "released";
+    return ballast.length > 0 ? "released" : "released inline";
   });`,
   );
 
@@ -41,6 +46,7 @@ describe("worker credentials", { timeout: 180_000 }, () => {
     await new Promise<void>((r) => gates.listen(0, "127.0.0.1", r));
     gateUrl = `http://127.0.0.1:${(gates.address() as AddressInfo).port}`;
     for (const dagId of ["wc_a", "wc_b"]) assert.equal((await f.api("POST", "/api/v1/dags", held(dagId))).status, 201);
+    assert.equal((await f.api("POST", "/api/v1/dags", held("wc_small", "", true))).status, 201);
   });
   after(async () => {
     for (const name of waiting) open.add(name); // let any task still held end
@@ -48,14 +54,21 @@ describe("worker credentials", { timeout: 180_000 }, () => {
     await f?.close();
   });
 
-  /** Triggers a run whose task holds at its gate; resolves with the worker token its Pod was given, once the task runs. */
-  async function holdingRun(dagId: string, runId: string): Promise<string> {
+  /** Triggers a run whose task holds at its gate; resolves with its worker Pod's environment, once the task runs. */
+  async function holdingPodEnv(dagId: string, runId: string): Promise<Map<string, string>> {
     const trigger = await f.api("POST", `/api/v1/dags/${dagId}/runs`, { runId, params: { gate: `${gateUrl}/${runId}` } });
     assert.equal(trigger.status, 201, trigger.text);
     await waitFor(`${runId} to reach its gate`, async () => waiting.has(runId), 60_000);
     const pods = await f.ferry.kube.core.listNamespacedPod({ namespace: f.ferry.kube.namespace, labelSelector: `${POD_SELECTOR},${DAG_LABEL}=${dagId},${RUN_LABEL}=${runId}` });
     assert.equal(pods.items.length, 1);
-    const token = pods.items[0]!.spec!.containers[0]!.env!.find((e) => e.name === WORKER_ENV.token)!.value!;
+    return new Map(pods.items[0]!.spec!.containers[0]!.env!.map((e) => [e.name, e.value ?? ""]));
+  }
+
+  /** As holdingPodEnv, for a DAG with a large bundle: the token its worker fetches the bundle with. */
+  async function holdingRun(dagId: string, runId: string): Promise<string> {
+    const env = await holdingPodEnv(dagId, runId);
+    assert.equal(env.has(WORKER_ENV.bundle), false, "a bundle past the inline limit is fetched, not inline");
+    const token = env.get(WORKER_ENV.token)!;
     assert.match(token, /^fw_\d+\.1\.[A-Za-z0-9_-]{43}$/);
     return token;
   }
@@ -114,5 +127,17 @@ describe("worker credentials", { timeout: 180_000 }, () => {
     open.add("a2");
     assert.equal((await f.waitForRun("wc_a", "a2")).state, "success");
     apiError(await bundle("wc_a", 2, a), 401, "unauthorized");
+  });
+
+  it("hands a small bundle to its worker inline: no token, no API address, and the task runs", async () => {
+    const env = await holdingPodEnv("wc_small", "s1");
+    assert.equal(env.has(WORKER_ENV.token), false);
+    assert.equal(env.has(WORKER_ENV.apiUrl), false);
+    const current = await f.api("GET", "/api/v1/dags/wc_small/versions/1/bundle");
+    assert.equal(env.get(WORKER_ENV.bundle), current.text, "the Pod holds the version's bundle, byte for byte");
+    open.add("s1");
+    const run = await f.waitForRun("wc_small", "s1");
+    assert.equal(run.state, "success", JSON.stringify(run));
+    assert.equal(run.tasks[0].result, "released inline");
   });
 });

@@ -24,6 +24,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.kubeClient, { qps: 50, burst: 100, requestTimeoutMs: 30_000, watchIdleMs: 120_000 });
     assert.equal(c.parallelism, null, "no bound across executors unless FERRY_PARALLELISM says");
     assert.deepEqual([c.podDeletion, c.keepFailedPodsMs, c.podSweepIntervalMs], ["always", 3_600_000, 60_000]);
+    assert.equal(c.inlineBundleMaxBytes, 32 * 1024, "bundles up to 32 KiB travel in the worker Pod");
   });
 
   it("reads every setting", () => {
@@ -58,6 +59,7 @@ describe("configuration from the environment", () => {
         FERRY_KUBE_BURST: "5",
         FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "10",
         FERRY_KUBE_WATCH_IDLE_SECONDS: "300",
+        FERRY_INLINE_BUNDLE_MAX_BYTES: "0",
       },
       "/",
     );
@@ -77,6 +79,7 @@ describe("configuration from the environment", () => {
     assert.deepEqual(c.log, { level: "warn", format: "pretty" });
     assert.equal(compileConfig({ FERRY_LOG_FORMAT: "json", FERRY_LOG_LEVEL: "debug" }, "/").log.format, "json");
     assert.deepEqual(c.kubeClient, { qps: 2.5, burst: 5, requestTimeoutMs: 10_000, watchIdleMs: 300_000 });
+    assert.equal(c.inlineBundleMaxBytes, 0, "0: every worker fetches its bundle");
   });
 
   it("takes an empty FERRY_RETENTION_DAYS as unset, and 1 day as the shortest retention", () => {
@@ -95,6 +98,8 @@ describe("configuration from the environment", () => {
     [{ FERRY_LOCALKUBE_INSTANT: "yes" }, /FERRY_LOCALKUBE_INSTANT="yes" is not valid/],
     [{ FERRY_LOG_FLUSH_INTERVAL_MS: "10" }, /FERRY_LOG_FLUSH_INTERVAL_MS="10" is not valid: use a whole number from 50 to 60000/],
     [{ FERRY_LOG_CHUNK_BYTES: "1k" }, /FERRY_LOG_CHUNK_BYTES="1k" is not valid/],
+    // One environment string past 128 KiB and Linux would refuse to start the worker at all.
+    [{ FERRY_INLINE_BUNDLE_MAX_BYTES: "131072" }, /FERRY_INLINE_BUNDLE_MAX_BYTES="131072" is not valid: use a whole number from 0 to 100000/],
     [{ FERRY_LOCALKUBE_FAULTS: "{nope" }, /FERRY_LOCALKUBE_FAULTS/],
     [{ FERRY_LOCALKUBE_LOG_MAX_BYTES: "10Mi" }, /FERRY_LOCALKUBE_LOG_MAX_BYTES="10Mi" is not valid: use a whole number from 1 to 1099511627776/],
     [{ FERRY_LOCALKUBE_LOG_MAX_BYTES: "0" }, /FERRY_LOCALKUBE_LOG_MAX_BYTES="0" is not valid/],

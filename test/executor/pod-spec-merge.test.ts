@@ -134,7 +134,7 @@ describe("the pod template file", () => {
 
 const base = { dependsOn: [], retries: 0, retryDelayMs: 0, retryBackoff: "fixed" as const, timeoutMs: null, triggerRule: "all_success" as const };
 const ctx = { dagId: "d", runId: "r", taskId: "t", tryNumber: 1, dagVersion: 1, logicalDate: "2026-01-01T00:00:00.000Z", params: { region: "kr" }, tasks: {} };
-const settings: PodSpecSettings = { namespace: "ferry", workerImage: "ferry/worker:1", workerApiUrl: "http://api:8080", workerToken: "fw_t" };
+const settings: PodSpecSettings = { namespace: "ferry", workerImage: "ferry/worker:1", workerBundle: { apiUrl: "http://api:8080", token: "fw_t" } };
 
 const TEMPLATE = `apiVersion: v1
 kind: Pod

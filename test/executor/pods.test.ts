@@ -35,7 +35,7 @@ describe("pod names and labels", () => {
 });
 
 const base = { dependsOn: [], retries: 0, retryDelayMs: 0, retryBackoff: "fixed" as const, timeoutMs: 120_000, triggerRule: "all_success" as const };
-const settings = { namespace: "ferry", workerImage: "ferry/worker:1", workerApiUrl: "http://api:8080", workerToken: "fw_t" };
+const settings = { namespace: "ferry", workerImage: "ferry/worker:1", workerBundle: { apiUrl: "http://api:8080", token: "fw_t" } };
 const ctx = { ...id, dagVersion: 2, logicalDate: "2026-01-01T00:00:00.000Z", params: { region: "kr" }, tasks: { count: { result: { rows: 42 } } } };
 
 describe("buildPod", () => {
@@ -66,8 +66,25 @@ describe("buildPod", () => {
     const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
     assert.equal(env.FERRY_API_URL, "http://api:8080");
     assert.equal(env.FERRY_WORKER_TOKEN, "fw_t");
+    assert.equal(env.FERRY_BUNDLE, undefined);
     assert.equal(env.FERRY_DAG_VERSION, "2");
     assert.deepEqual(JSON.parse(env.FERRY_TASK_CONTEXT!).params, { region: "kr" });
+  });
+
+  it("hands a function task's small bundle to its worker inline, with no API address or token", () => {
+    const task: TaskDefinition = { ...base, taskId: "count", kind: "function" };
+    const pod = buildPod(task, { ...ctx, taskId: "count" }, { ...settings, workerBundle: { inline: "module.exports = 1;" } });
+    const env = Object.fromEntries((pod.spec!.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.FERRY_BUNDLE, "module.exports = 1;");
+    assert.equal(env.FERRY_API_URL, undefined);
+    assert.equal(env.FERRY_WORKER_TOKEN, undefined);
+    assert.equal(env.FERRY_DAG_ID, id.dagId);
+    assert.equal(env.FERRY_TASK_ID, "count");
+  });
+
+  it("refuses to build a function task's Pod without a way for its worker to get the bundle", () => {
+    const task: TaskDefinition = { ...base, taskId: "count", kind: "function" };
+    assert.throws(() => buildPod(task, { ...ctx, taskId: "count" }, { namespace: "ferry", workerImage: "w" }), /needs a way to get its bundle/);
   });
 
   it("fails clearly on a template that does not resolve", () => {

@@ -97,7 +97,7 @@ describe("a run's data interval in pod task templates", { timeout: 60_000 }, () 
         params: claimed.params,
         tasks: {},
       },
-      { namespace: "default", workerImage: "w", workerApiUrl: "http://api", workerToken: "tok" },
+      { namespace: "default", workerImage: "w" },
     );
     assert.deepEqual(pod.spec!.containers[0]!.command, ["sh", "-c", "echo 2026-01-01T00:00:00.000Z 2026-01-02T00:00:00.000Z 2026-01-02T00:00:00.000Z"]);
   });

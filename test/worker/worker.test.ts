@@ -204,6 +204,26 @@ test("a 4xx answer for the bundle is not retried", async () => {
   assert.match(JSON.parse(result.message!).error, /404/);
 });
 
+test("the worker process runs a bundle handed to it inline, with no API address, token or socket", async () => {
+  const termination = join(dir, "count-inline.term");
+  // Were the worker to fetch anyway, this address would refuse it: port 9 on loopback has no server.
+  const result = await runProcess({
+    ...taskEnv("nightly_report", "count", termination),
+    FERRY_BUNDLE: await readFile(nightlyBundle, "utf8"),
+    FERRY_API_URL: "http://127.0.0.1:9",
+    FERRY_WORKER_TOKEN: "fw_unused",
+  });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "counting for kr\n");
+  assert.equal(await readFile(termination, "utf8"), '{"rows":42}');
+});
+
+test("without an inline bundle or a bundle file, the worker needs the API's address and its token", async () => {
+  const result = await runInProcess("nothing", { FERRY_BUNDLE_FILE: "", FERRY_BUNDLE: "" });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /FERRY_API_URL is not set/);
+});
+
 test("the worker process fetches its bundle from the API over HTTP with its token", async () => {
   const bundle = await readFile(nightlyBundle);
   const seen: { url?: string; auth?: string }[] = [];
