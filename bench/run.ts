@@ -9,7 +9,8 @@
 //    standing still, which grows with the number of long-running runs.
 //  - Large output (bench/large-output.ts): a pod task printing FERRY_BENCH_LOG_MB MiB shipped to the file
 //    store and to S3: rate and Ferry's RSS growth.
-// `npm run bench -- <section>...` runs only the named sections (compile, tasks, scheduler, logs).
+// `npm run bench -- <section>...` runs only the named sections (compile, tasks, built, scheduler, logs;
+// built is the last part of tasks alone).
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -151,6 +152,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
     await benchFerry(true);
     await benchBuiltTasks(WIDTH, RUNS, ROUNDS);
   },
+  built: () => benchBuiltTasks(WIDTH, RUNS, ROUNDS),
   scheduler: () => benchSchedulerIdle(2000),
   logs: benchLargeOutput,
 };
