@@ -24,11 +24,11 @@ import { PodWatcher, type PodEvent } from "./pod-watcher.ts";
 import { DEFAULT_INFRA_RETRIES, retryDelayMs } from "./retry-policy.ts";
 import { TryAccount } from "./try-account.ts";
 import { WorkerBundles } from "./worker-bundle.ts";
+import type { TryEventInput } from "./try-events.repository.ts";
 import { compileExecutorOptions, type CompiledExecutorOptions, type ExecutorOptions } from "./options.ts";
 import {
   adoptTries,
   claimTasks,
-  lastEndOf,
   markLogDone,
   markReclaimed,
   markTryRunning,
@@ -36,7 +36,7 @@ import {
   recordOutcome,
   releaseLeases,
   renewLeases,
-  runResults,
+  createInputs,
   tryKey,
   unwantedTries,
   LeaseLostError,
@@ -384,11 +384,11 @@ export class Executor {
     h.nextCreateAt = Date.now() + 5000; // one attempt at a time; retried after a transient failure
     h.task ??= await this.taskOf(h.t);
     if (!h.task) return this.endWithoutPod(h, "failed", "TaskNotFound", `task ${h.t.taskId} is not in DAG version ${h.t.dagVersion}`, false);
+    const { results, upstreamEnd } = await createInputs(this.db, h.t.runPk, h.task.dependsOn);
+    const { taskInstanceId, tryNumber, dagId, dagVersion } = h.t;
+    const workerBundle = h.task.kind === "function" ? await this.bundles.for(this.db, { taskInstanceId, tryNumber, dagId, dagVersion }) : undefined;
     let pod: V1Pod;
     try {
-      const results = await runResults(this.db, h.t.runPk);
-      const { taskInstanceId, tryNumber, dagId, dagVersion } = h.t;
-      const workerBundle = h.task.kind === "function" ? await this.bundles.for(this.db, { taskInstanceId, tryNumber, dagId, dagVersion }) : undefined;
       pod = buildPod(
         h.task,
         {
@@ -414,7 +414,6 @@ export class Executor {
       if (err instanceof TemplateRenderError) return this.endWithoutPod(h, "failed", "TemplateError", err.message, false);
       throw err;
     }
-    const upstreamEnd = await lastEndOf(this.db, h.t.runPk, h.task.dependsOn);
     if (upstreamEnd) this.o.metrics.dependencyHop.observe(seconds(Date.now() - upstreamEnd.getTime()));
     h.creating = true;
     if (h.phase === "unborn") h.phase = "createSent";
@@ -452,14 +451,14 @@ export class Executor {
     this.handles.delete(h.t.podName);
   }
 
-  private async record(h: TryHandle, o: TryVerdict): Promise<void> {
+  private async record(h: TryHandle, o: TryVerdict, endNote?: TryEventInput): Promise<void> {
     h.task ??= await this.taskOf(h.t);
     const rules = {
       retryDelayMs: h.task ? retryDelayMs(h.task, h.t.tryNumber) : 0,
       infraRetries: h.task?.infraRetries ?? DEFAULT_INFRA_RETRIES,
       infraRetryDelayMs: this.o.infraRetryDelayMs,
     };
-    const state = await recordOutcome(this.db, this.id, h.t, o, rules);
+    const state = await recordOutcome(this.db, this.id, h.t, o, rules, endNote);
     h.t.endedAt = new Date();
     h.t.state = o.tryState;
     if (o.startedAt) this.o.metrics.tryDuration.observe({ state: o.tryState }, seconds(h.t.endedAt.getTime() - o.startedAt.getTime()));
@@ -483,9 +482,8 @@ export class Executor {
     });
     // Before the outcome: a reader sees the try end only once its Pod's own account is there.
     await this.account.captureEvents(h);
-    await this.record(h, o);
+    await this.record(h, o, TryAccount.endNote(o));
     h.phase = "ended";
-    this.account.ended(h, o);
   }
 
   /** For a try whose copy never ran here: what earlier copies stored (its Pod never ran, or vanished). */

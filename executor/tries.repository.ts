@@ -8,6 +8,7 @@ import { ACTIVE_TASK_STATES, sqlStates } from "../scheduler/states.ts";
 import { podNameFor } from "./pod-names.ts";
 import type { TryVerdict } from "./pod-outcome.ts";
 import { afterFailure } from "./retry-policy.ts";
+import { addTryEvents, type TryEventInput } from "./try-events.repository.ts";
 import type { LogCheckpoint } from "./pod-log-resume.ts";
 
 export interface ActiveTry {
@@ -165,13 +166,6 @@ export async function claimTasks(
   });
 }
 
-/** When the last of these tasks of a run ended (null when none has). */
-export async function lastEndOf(db: Queryable, runPk: string, taskIds: string[]): Promise<Date | null> {
-  if (taskIds.length === 0) return null;
-  const [row] = await db.query<{ at: Date | null }>(`SELECT max(ended_at) AS at FROM task_instances WHERE run_pk = $1 AND task_id = ANY($2)`, [runPk, taskIds]);
-  return row?.at ?? null;
-}
-
 /** Takes over tries whose executor's lease ran out (it died or lost its database connection). */
 export async function adoptTries(db: Queryable, executorId: string, limit: number, leaseMs: number): Promise<ActiveTry[]> {
   if (limit <= 0) return [];
@@ -245,7 +239,15 @@ export interface RetryRules {
  * not the task's and infrastructure retries remain) or failed. If the task moved on meanwhile
  * (cancelled, cleared), only the try is recorded. Returns the task's new state.
  */
-export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o: TryVerdict, rules: RetryRules): Promise<string | null> {
+export async function recordOutcome(
+  db: Db,
+  executorId: string,
+  t: ActiveTry,
+  o: TryVerdict,
+  rules: RetryRules,
+  /** Written with the outcome, or not at all: a reader who sees the try ended sees this too. */
+  endNote?: TryEventInput,
+): Promise<string | null> {
   return db.transaction(async (tx) => {
     // The run first: cancel and clear lock the run and then its tasks, so this order cannot deadlock.
     await tx.query(`UPDATE dag_runs SET plan_requested_at = clock_timestamp() WHERE id = $1`, [t.runPk]);
@@ -267,6 +269,7 @@ export async function recordOutcome(db: Db, executorId: string, t: ActiveTry, o:
       if (!mine) throw new LeaseLostError(t.podName);
       return null; // recorded before (a retry of this step after a failure further on)
     }
+    if (endNote) await addTryEvents(tx, t.taskInstanceId, t.tryNumber, [endNote]);
     if (o.tryState === "cancelled") return null;
     const [task] = await tx.query<{ max_tries: number; infra_tries: number }>(
       `SELECT max_tries, infra_tries FROM task_instances
@@ -377,13 +380,26 @@ export async function unwantedTries(db: Queryable, tries: ActiveTry[]): Promise<
   return new Set(rows.map((r) => tryKey(String(r.id), r.try_number as number)));
 }
 
-/** Results of the run's finished tasks, for templates and function task contexts. */
-export async function runResults(db: Queryable, runPk: string): Promise<Record<string, { result: unknown }>> {
-  const rows = await db.query<{ task_id: string; result: unknown }>(
-    `SELECT task_id, result FROM task_instances WHERE run_pk = $1 AND state = 'success'`,
-    [runPk],
+/** What a try's Pod is built from, besides the try itself. */
+export interface CreateInputs {
+  /** Results of the run's tasks that succeeded, for templates and function task contexts. */
+  results: Record<string, { result: unknown }>;
+  /** When the last of the task's upstream tasks ended (null when none has, or it has none). */
+  upstreamEnd: Date | null;
+}
+
+/** One read, as each Pod create needs it: the run's results and when the task's upstream ended. */
+export async function createInputs(db: Queryable, runPk: string, upstream: string[]): Promise<CreateInputs> {
+  const rows = await db.query<{ task_id: string; succeeded: boolean; result: unknown; ended_at: Date | null }>(
+    `SELECT task_id, state = 'success' AS succeeded, result, ended_at FROM task_instances
+      WHERE run_pk = $1 AND (state = 'success' OR task_id = ANY($2))`,
+    [runPk, upstream],
   );
-  return Object.fromEntries(rows.map((r) => [r.task_id, { result: r.result ?? null }]));
+  let upstreamEnd: Date | null = null;
+  for (const r of rows) {
+    if (r.ended_at && upstream.includes(r.task_id) && (upstreamEnd === null || r.ended_at > upstreamEnd)) upstreamEnd = r.ended_at;
+  }
+  return { results: Object.fromEntries(rows.filter((r) => r.succeeded).map((r) => [r.task_id, { result: r.result ?? null }])), upstreamEnd };
 }
 
 export interface TryLogInfo {

@@ -7,7 +7,7 @@ import type { Logger } from "../lib/logger.ts";
 import type { Kube } from "./kube.ts";
 import { captureKubeEvents } from "./pod-events.ts";
 import type { TryVerdict } from "./pod-outcome.ts";
-import { addTryEvents } from "./try-events.repository.ts";
+import { addTryEvents, type TryEventInput } from "./try-events.repository.ts";
 import type { TryHandle } from "./try-handle.ts";
 
 export class TryAccount {
@@ -25,12 +25,15 @@ export class TryAccount {
     this.track(write.catch((err) => this.log.warn("could not record a try event", { pod: h.t.podName, reason, err })));
   }
 
-  /** The note for a try whose outcome was just recorded. */
-  ended(h: TryHandle, o: TryVerdict): void {
+  /**
+   * The note that says how a try ended. It is written with the outcome, in one transaction, so that a
+   * reader who sees the try ended also sees why.
+   */
+  static endNote(o: TryVerdict): TryEventInput {
     const parts = [`the try ended: ${o.tryState}`];
     if (o.exitCode !== null) parts.push(`exit code ${o.exitCode}`);
     if (o.message) parts.push(o.message);
-    this.note(h, o.tryState === "success" ? "Normal" : "Warning", o.reason ?? "Ended", parts.join("; "));
+    return { source: "ferry", type: o.tryState === "success" ? "Normal" : "Warning", reason: o.reason ?? "Ended", message: parts.join("; ") };
   }
 
   /** Copies the Pod's Kubernetes Events (they outlive the Pod here, not on the cluster). */
