@@ -1,7 +1,8 @@
 // Every Prometheus metric Ferry exports, on prom-client, in one registry per Ferry process (so tests that
 // start several Ferrys in one Node process each see their own). The parts count into it as things
 // happen; the API serves it at /metrics together with the gauges it reads from Postgres at scrape time
-// (api/routes/health.ts). The README's "Metrics" section lists them.
+// (api/routes/health.ts), and a process without the API serves the same on FERRY_METRICS_PORT
+// (app/metrics-listener.ts). The README's "Metrics" section lists them.
 import client from "prom-client";
 
 /** Seconds, for latencies from milliseconds (a Pod start) to hours (a task). */
@@ -12,6 +13,9 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
   // The process's own: CPU, memory, event-loop lag, handles (prom-client's defaults).
   if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Every latency Ferry measures is in seconds on the same buckets, so dashboards can compare them.
+  const durationHistogram = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Histogram<L>({ name, help, labelNames, buckets: DURATION_BUCKETS, registers });
   return {
     registry,
     httpRequests: new client.Counter({
@@ -32,31 +36,13 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ["state"] as const,
       registers,
     }),
-    tryDuration: new client.Histogram({
-      name: "ferry_task_duration_seconds",
-      help: "How long a try's container ran (start to end), by how the try ended.",
-      labelNames: ["state"] as const,
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
-    queueWait: new client.Histogram({
-      name: "ferry_task_queue_wait_seconds",
-      help: "From a task becoming scheduled to an executor claiming its try (slots, parallelism, executor room).",
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
-    podStart: new client.Histogram({
-      name: "ferry_pod_start_seconds",
-      help: "From a try's claim to its container running (Pod create, scheduling, image, start).",
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
-    dependencyHop: new client.Histogram({
-      name: "ferry_dependency_hop_seconds",
-      help: "From the last upstream task's end to the downstream task's Pod create being sent.",
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
+    tryDuration: durationHistogram("ferry_task_duration_seconds", "How long a try's container ran (start to end), by how the try ended.", ["state"] as const),
+    queueWait: durationHistogram(
+      "ferry_task_queue_wait_seconds",
+      "From a task becoming scheduled to an executor claiming its try (slots, parallelism, executor room).",
+    ),
+    podStart: durationHistogram("ferry_pod_start_seconds", "From a try's claim to its container running (Pod create, scheduling, image, start)."),
+    dependencyHop: durationHistogram("ferry_dependency_hop_seconds", "From the last upstream task's end to the downstream task's Pod create being sent."),
     podsCreated: new client.Counter({ name: "ferry_pods_created_total", help: "Task Pods created.", registers }),
     triesFailed: new client.Counter({
       name: "ferry_tries_failed_total",
@@ -78,12 +64,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
     }),
     logBytes: new client.Counter({ name: "ferry_log_bytes_shipped_total", help: "Bytes of task logs written to the log store.", registers }),
     logStoreErrors: new client.Counter({ name: "ferry_log_store_errors_total", help: "Failed writes to the log store (each is retried).", registers }),
-    logLag: new client.Histogram({
-      name: "ferry_log_finish_lag_seconds",
-      help: "From a try's outcome being recorded to its whole log being in the store.",
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
+    logLag: durationHistogram("ferry_log_finish_lag_seconds", "From a try's outcome being recorded to its whole log being in the store."),
     adoptions: new client.Counter({ name: "ferry_tries_adopted_total", help: "Tries taken over from an executor whose lease ran out.", registers }),
     orphanPods: new client.Counter({ name: "ferry_orphan_pods_removed_total", help: "Pods with Ferry's label that no live try owned, removed by the sweeper.", registers }),
   };
