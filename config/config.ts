@@ -24,6 +24,11 @@ export interface FerryConfig {
   apiToken: string | null;
   /** When set, /metrics asks for it as a bearer token. @default null (open, as /healthz) */
   metricsToken: string | null;
+  /**
+   * A process without the API serves /metrics, /healthz and /readyz on this port (FERRY_METRICS_PORT), on
+   * `host`; 0 = not at all. A process with the API serves them on the API's port and ignores this. @default 9464
+   */
+  metricsPort: number;
   /** @default "local" */
   kube: KubeMode;
   kubeconfigPath: string | null;
@@ -103,12 +108,12 @@ export const FERRY_VERSION = "0.1.0";
 export const MAX_INLINE_BUNDLE_BYTES = 100_000;
 export const DEFAULT_WORKER_IMAGE = `ghcr.io/ferry-dev/ferry-worker:${FERRY_VERSION}`;
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, hint = ""): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}.`);
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}${hint}.`);
   }
   return value;
 }
@@ -212,6 +217,9 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     kube,
     kubeconfigPath: env.KUBECONFIG || null,
     metricsToken: env.FERRY_METRICS_TOKEN || null,
+    // 9464 is the port Prometheus exporters of OpenTelemetry use. 0 switches the listener off, as it does for
+    // Kubernetes' own health and metrics ports: a port the OS picked could be neither scraped nor probed.
+    metricsPort: integer(env, "FERRY_METRICS_PORT", 9464, 0, 65535, " (0: no metrics listener)"),
     taskNamespace: namespaceName(env, env.FERRY_TASK_NAMESPACE ? "FERRY_TASK_NAMESPACE" : "FERRY_NAMESPACE") ?? "default",
     allowedNamespaces: allowedNamespaces(env),
     workerImage: env.FERRY_WORKER_IMAGE || DEFAULT_WORKER_IMAGE,

@@ -25,6 +25,8 @@ describe("configuration from the environment", () => {
     assert.equal(c.parallelism, null, "no bound across executors unless FERRY_PARALLELISM says");
     assert.deepEqual([c.podDeletion, c.keepFailedPodsMs, c.podSweepIntervalMs], ["always", 3_600_000, 60_000]);
     assert.equal(c.inlineBundleMaxBytes, 32 * 1024, "bundles up to 32 KiB travel in the worker Pod");
+    assert.equal(c.metricsPort, 9464, "a process without the API serves its metrics on 9464");
+    assert.equal(c.metricsToken, null);
   });
 
   it("reads every setting", () => {
@@ -60,6 +62,8 @@ describe("configuration from the environment", () => {
         FERRY_KUBE_REQUEST_TIMEOUT_SECONDS: "10",
         FERRY_KUBE_WATCH_IDLE_SECONDS: "300",
         FERRY_INLINE_BUNDLE_MAX_BYTES: "0",
+        FERRY_METRICS_PORT: "9100",
+        FERRY_METRICS_TOKEN: "scrape-me",
       },
       "/",
     );
@@ -80,6 +84,8 @@ describe("configuration from the environment", () => {
     assert.equal(compileConfig({ FERRY_LOG_FORMAT: "json", FERRY_LOG_LEVEL: "debug" }, "/").log.format, "json");
     assert.deepEqual(c.kubeClient, { qps: 2.5, burst: 5, requestTimeoutMs: 10_000, watchIdleMs: 300_000 });
     assert.equal(c.inlineBundleMaxBytes, 0, "0: every worker fetches its bundle");
+    assert.deepEqual([c.metricsPort, c.metricsToken], [9100, "scrape-me"]);
+    assert.equal(compileConfig({ FERRY_METRICS_PORT: "0" }, "/").metricsPort, 0, "0: no metrics listener");
   });
 
   it("takes an empty FERRY_RETENTION_DAYS as unset, and 1 day as the shortest retention", () => {
@@ -89,6 +95,9 @@ describe("configuration from the environment", () => {
 
   const bad: [Record<string, string>, RegExp][] = [
     [{ FERRY_PORT: "eighty" }, /FERRY_PORT="eighty" is not valid: use a whole number from 0 to 65535/],
+    [{ FERRY_METRICS_PORT: "65536" }, /FERRY_METRICS_PORT="65536" is not valid: use a whole number from 0 to 65535 \(0: no metrics listener\)/],
+    [{ FERRY_METRICS_PORT: "metrics" }, /FERRY_METRICS_PORT="metrics" is not valid/],
+    [{ FERRY_METRICS_PORT: "-1" }, /FERRY_METRICS_PORT="-1" is not valid/],
     [{ FERRY_KUBE: "minikube" }, /FERRY_KUBE="minikube" is not valid: use local, kubeconfig or in-cluster/],
     [{ FERRY_LOG_STORE: "gs://x" }, /FERRY_LOG_STORE="gs:\/\/x" is not valid/],
     [{ FERRY_API_TOKEN: "short" }, /FERRY_API_TOKEN is too short/],
