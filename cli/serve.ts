@@ -20,7 +20,7 @@ export async function runStart(): Promise<number> {
   const ferry = await startFerry(config, { log });
   const lines = [
     "",
-    `Ferry is running at ${ferry.url ?? "(no API in this process)"}`,
+    `Ferry is running at ${ferry.url ?? `(no API in this process; metrics and probes at ${ferry.metricsUrl ?? "nowhere: FERRY_METRICS_PORT=0"})`}`,
     `  database:  ${config.databaseUrl ? "DATABASE_URL" : `embedded Postgres in ${path.join(config.dataDir, "postgres")}`}`,
     `  kube:      ${config.kube}${ferry.localkube ? ` (localkube at ${ferry.localkube.url}; kubeconfig ${path.join(config.dataDir, "kubeconfig")})` : ""}`,
     `  log store: ${ferry.logStore.url}`,
