@@ -140,3 +140,75 @@ export function checkJson(problems: Problems, path: string, value: unknown, at?:
   }
   return true;
 }
+
+// The shapes Kubernetes objects are built from, for the checks of Pod fields.
+
+export function checkBoolean(problems: Problems, path: string, value: unknown, at?: SourcePosition): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  problems.add(path, `must be true or false, got ${describe(value)}`, at);
+  return undefined;
+}
+
+export function checkInt(problems: Problems, path: string, value: unknown, min: number, at?: SourcePosition): number | undefined {
+  if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= 2147483647) return value;
+  problems.add(path, `must be an integer of at least ${min}, got ${describe(value)}`, at);
+  return undefined;
+}
+
+export function checkObject(problems: Problems, path: string, value: unknown, shape: string, at?: SourcePosition): Record<string, unknown> | undefined {
+  if (isPlainObject(value) && !("$unsupported" in value)) return value;
+  problems.add(path, `must be an object like ${shape}, got ${describe(value)}`, at);
+  return undefined;
+}
+
+/** Checks an object's keys and each known field; unknown keys are problems with a suggestion. */
+export function checkFields(
+  problems: Problems,
+  path: string,
+  value: Record<string, unknown>,
+  checks: Record<string, (path: string, value: unknown) => unknown>,
+  what: string,
+  at?: SourcePosition,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const known = Object.keys(checks);
+  for (const [key, item] of Object.entries(value)) {
+    if (!known.includes(key)) problems.add(joinPath(path, key), `unknown ${what} field "${key}"; it has ${known.join(", ")}.${didYouMean(key, known)}`, at);
+    else if (item !== undefined) {
+      const checked = checks[key]!(joinPath(path, key), item);
+      if (checked !== undefined) out[key] = checked;
+    }
+  }
+  return out;
+}
+
+export function checkArray(problems: Problems, path: string, value: unknown, at?: SourcePosition): unknown[] | undefined {
+  if (Array.isArray(value)) return checkJson(problems, path, value, at) ? value : undefined;
+  problems.add(path, `must be an array, got ${describe(value)}`, at);
+  return undefined;
+}
+
+/** A list of Kubernetes objects passed through as given, each with the string field `key` it merges by, unique. */
+export function checkKeyedList(problems: Problems, path: string, value: unknown, key: string, example: string, at?: SourcePosition): unknown[] | undefined {
+  const list = checkArray(problems, path, value, at);
+  if (list === undefined) return undefined;
+  const seen = new Set<string>();
+  let ok = true;
+  list.forEach((item, i) => {
+    const itemPath = joinPath(path, i);
+    if (!isPlainObject(item)) {
+      problems.add(itemPath, `must be an object like ${example}, got ${describe(item)}`, at);
+      ok = false;
+    } else if (typeof item[key] !== "string" || item[key] === "") {
+      problems.add(joinPath(itemPath, key), `is required: a string (entries are merged by ${key})`, at);
+      ok = false;
+    } else if (seen.has(item[key])) {
+      problems.add(joinPath(itemPath, key), `${JSON.stringify(item[key])} is given twice; each ${key} must be unique`, at);
+      ok = false;
+    } else seen.add(item[key]);
+  });
+  return ok ? list : undefined;
+}
+
+/** A Kubernetes object passed through as given (affinity, seLinuxOptions, ...): any JSON object. */
+export const passThroughObject = (problems: Problems, at?: SourcePosition) => (p: string, v: unknown) => (isPlainObject(v) && checkJson(problems, p, v, at) ? v : isPlainObject(v) ? undefined : problems.add(p, `must be an object, got ${describe(v)}`, at));

@@ -22,17 +22,9 @@ import { topologicalOrder, transitiveUpstreams } from "./graph.ts";
 import { isValidTimezone, parseStart, scheduleProblem } from "./schedule.ts";
 import { stringLeaves, templateProblems } from "./templates.ts";
 import type { DagProblem, SourcePosition } from "./types.ts";
-import {
-  checkPodFields,
-  checkTaskOptionValues,
-  FUNCTION_POD_KEYS,
-  FUNCTION_TASK_KEYS,
-  mergePodLayers,
-  POD_SPEC_KEYS,
-  POD_TASK_KEYS,
-  TASK_DEFAULT_KEYS,
-  type PartialTaskOptions,
-} from "./validate-task.ts";
+import { checkPodFields, FUNCTION_POD_KEYS, POD_SPEC_KEYS } from "./pod-fields.ts";
+import { mergePodLayers } from "./pod-layers.ts";
+import { checkTaskOptionValues, FUNCTION_TASK_KEYS, POD_TASK_KEYS, TASK_DEFAULT_KEYS, type PartialTaskOptions } from "./task-options.ts";
 
 export const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/;
 const ID_RULE = "1-200 characters: letters, digits, _ . - (not starting with . or -)";

@@ -8,7 +8,7 @@
 import type { V1Container, V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import type { EnvValue, ExtraContainer, PodDefaults, PodTaskSpec, TaskDefinition } from "../sdk/definition.ts";
 import { renderPodSpec } from "../dagfile/templates.ts";
-import { mergePodLayers } from "../dagfile/validate-task.ts";
+import { mergePodLayers } from "../dagfile/pod-layers.ts";
 import { TASK_CONTAINER_NAME, TERMINATION_MESSAGE_PATH, WORKER_ENV, type TryContext } from "../lib/pod-contract.ts";
 import { podAnnotations, podLabels, podNameFor } from "./pod-names.ts";
 import type { PodTemplate } from "./pod-template.ts";

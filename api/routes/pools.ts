@@ -3,7 +3,7 @@
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
-import { POOL_NAME } from "../../dagfile/validate-task.ts";
+import { POOL_NAME } from "../../dagfile/task-options.ts";
 import { notifyWakeup } from "../../db/wakeup.ts";
 import { DEFAULT_POOL, deletePool, getPool, listPools, putPool, type PoolRow } from "../../scheduler/pools.repository.ts";
 import type { ApiDeps } from "../deps.ts";

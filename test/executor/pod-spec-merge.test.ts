@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { V1Container, V1Pod } from "@kubernetes/client-node";
 import { compileDagFile } from "../../dagfile/compile.ts";
-import { mergePodLayers } from "../../dagfile/validate-task.ts";
+import { mergePodLayers } from "../../dagfile/pod-layers.ts";
 import { buildPod, type PodSpecSettings } from "../../executor/pod-spec.ts";
 import { parsePodTemplate, PodTemplateError } from "../../executor/pod-template.ts";
 import type { TaskDefinition } from "../../sdk/definition.ts";
