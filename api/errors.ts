@@ -26,6 +26,7 @@ export const API_ERROR_STATUS = {
   run_exists: 409,
   run_finished: 409,
   task_active: 409,
+  nothing_to_clear: 409,
   dag_has_active_runs: 409,
   backfill_finished: 409,
   pool_protected: 409,

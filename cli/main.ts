@@ -150,9 +150,13 @@ const COMMANDS: Command[] = [
     name: "runs clear",
     args: ["DAG", "RUN"],
     optional: ["TASK"],
-    options: { json: JSON_OPTION },
-    summary: "run a task again with what depends on it; without TASK, every failed task",
-    details: "Each cleared task runs again as a new try. Refused (task_active) while one of them runs.",
+    options: { all: { type: "boolean", help: "without TASK: clear every task of the run, not only the failed ones" }, json: JSON_OPTION },
+    summary: "run a task again with what depends on it; without TASK, the run's failed tasks (--all: every task)",
+    details:
+      "Each cleared task runs again as a new try, and a finished run goes back to queued.\n" +
+      "Without TASK the whole run is cleared at once, in one request: its failed, upstream_failed and cancelled\n" +
+      "tasks and everything downstream of them (--all: every task). Refused, clearing nothing, while one of them\n" +
+      "is queued or running (task_active), or when no task failed (nothing_to_clear).",
     client: true,
     run: async (a) => (await runsClear(client(), a, out), 0),
   },

@@ -1,6 +1,6 @@
-// `ferry runs clear` (run a task again, or every failed task of a run, with what depends on them) and
-// `ferry tasks show` (a task of a run and its tries).
-import { flag, type ParsedArgs } from "./args.ts";
+// `ferry runs clear` (run a task again, or a whole run's failed tasks, or all of them, with what depends
+// on them) and `ferry tasks show` (a task of a run and its tries).
+import { flag, UsageError, type ParsedArgs } from "./args.ts";
 import type { FerryClient } from "./client.ts";
 import { table } from "./commands.ts";
 
@@ -15,47 +15,26 @@ interface ClearAnswer {
 }
 
 /**
- * `runs clear DAG RUN TASK` clears that task (POST .../tasks/{taskId}/clear). Without TASK, every task of
- * the run that failed is cleared, upstream ones first (the DAG's task order), skipping a task an earlier
- * clear already took along as downstream; the API has no route to clear a whole run, so these are
- * several requests, and one that is refused stops the rest (what was cleared stays cleared).
+ * `runs clear DAG RUN TASK` clears that task (POST .../tasks/{taskId}/clear). Without TASK, the run is
+ * cleared in one request (POST .../runs/{runId}/clear): its failed, upstream_failed and cancelled tasks
+ * and what is downstream of them, or with --all every task; all of them or, when one is refused (a task
+ * still runs, nothing failed), none.
  */
 export async function runsClear(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {
   const [dagId, runId, taskId] = args.positional;
+  const all = flag(args, "all");
   const runPath = `/api/v1/dags/${enc(dagId!)}/runs/${enc(runId!)}`;
-  const clear = (id: string) => client.json<ClearAnswer>("POST", `${runPath}/tasks/${enc(id)}/clear`);
   if (taskId !== undefined) {
-    const res = await clear(taskId);
+    if (all) throw new UsageError("--all clears a whole run: give it without TASK\nusage: ferry runs clear DAG RUN [TASK] [--all] [--json]");
+    const res = await client.json<ClearAnswer>("POST", `${runPath}/tasks/${enc(taskId)}/clear`);
     if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
     const downstream = res.cleared.filter((t) => t !== taskId);
     out(`cleared ${taskId}${downstream.length > 0 ? ` and downstream ${downstream.join(", ")}` : ""} in ${res.dagId} ${res.runId}; the run is ${res.state}`);
     return;
   }
-  const run = await client.json("GET", runPath);
-  const failed: string[] = run.tasks.filter((t: any) => t.state === "failed").map((t: any) => t.taskId);
-  const order = await taskOrder(client, dagId!);
-  failed.sort((a, b) => (order.get(a) ?? Infinity) - (order.get(b) ?? Infinity));
-  const cleared: string[] = [];
-  let state: string = run.state;
-  for (const id of failed) {
-    if (cleared.includes(id)) continue;
-    const res = await clear(id);
-    cleared.push(...res.cleared.filter((t) => !cleared.includes(t)));
-    state = res.state;
-  }
-  if (flag(args, "json")) return out(JSON.stringify({ runId: run.runId, dagId: run.dagId, state, cleared }, null, 2));
-  if (failed.length === 0) return out(`${run.dagId} ${run.runId} has no failed task (it is ${run.state}): nothing cleared`);
-  out(`cleared ${failed.join(", ")}${cleared.length > failed.length ? ` and downstream ${cleared.filter((t) => !failed.includes(t)).join(", ")}` : ""} in ${run.dagId} ${run.runId}; the run is ${state}`);
-}
-
-/** Each task's place in the DAG's (topological) task order; empty when the DAG cannot be read (deleted). */
-async function taskOrder(client: FerryClient, dagId: string): Promise<Map<string, number>> {
-  try {
-    const dag = await client.json("GET", `/api/v1/dags/${enc(dagId)}`);
-    return new Map(dag.tasks.map((t: any, i: number) => [t.taskId as string, i]));
-  } catch {
-    return new Map();
-  }
+  const res = await client.json<ClearAnswer>("POST", `${runPath}/clear`, { json: { onlyFailed: !all } });
+  if (flag(args, "json")) return out(JSON.stringify(res, null, 2));
+  out(`cleared ${all ? "every task" : `${res.cleared.length} task${res.cleared.length === 1 ? "" : "s"}`} in ${res.dagId} ${res.runId} (${res.cleared.join(", ")}); the run is ${res.state}`);
 }
 
 export async function tasksShow(client: FerryClient, args: ParsedArgs, out: Out): Promise<void> {

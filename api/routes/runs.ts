@@ -1,11 +1,12 @@
-// Run routes: trigger, list, read, cancel, and clear a task (run it again, with what depends on it).
+// Run routes: trigger, list, read, cancel, and clear a task or a whole run (run it again, with what depends on it).
 import { randomBytes } from "node:crypto";
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
+import type { Db } from "../../db/db.ts";
 import { notifyWakeup } from "../../db/wakeup.ts";
+import type { DagDefinition } from "../../sdk/definition.ts";
 import { dagIdKnown, getDag, getDagVersion } from "../../scheduler/dags.repository.ts";
-import { downstreamOf } from "../../scheduler/run-planner.ts";
 import {
   cancelRun,
   createRun,
@@ -16,12 +17,13 @@ import {
   lockRun,
   reopenRun,
   resetTasks,
+  UNSUCCESSFUL_TASK_STATES,
 } from "../../scheduler/runs.repository.ts";
-import { RUN_STATES, type RunState } from "../../scheduler/states.ts";
+import { ACTIVE_TASK_STATES, RUN_STATES, type RunState, type TaskState } from "../../scheduler/states.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ApiError, badCursor, badRequest, notFound } from "../errors.ts";
 import { DagParams, errorResponses, JsonObject, PageQuery, RUN_ID_PATTERN, RunId, RunParams, StringEnum, TaskParams } from "../schemas/common.ts";
-import { Run, RunCancelled, RunList, RunWithTasks, TaskCleared, TaskWithTries } from "../schemas/resources.ts";
+import { Run, RunCancelled, RunCleared, RunList, RunWithTasks, TaskCleared, TaskWithTries } from "../schemas/resources.ts";
 import { decodeCursor, encodeCursor, runBody, taskBody, tryBody } from "../serialize.ts";
 import { listTries } from "../../executor/tries.repository.ts";
 import { listTaskTryEvents, recordOnLatestTries, recordOnOpenTries, summarizeTryEvents } from "../../executor/try-events.repository.ts";
@@ -72,6 +74,110 @@ const TriggerBody = Type.Union(
   ],
   { description: "All optional; no body at all is a trigger with the DAG's params, now." },
 );
+
+const RunClearBody = Type.Union(
+  [
+    Type.Object(
+      {
+        onlyFailed: Type.Optional(
+          Type.Boolean({
+            default: true,
+            description: "true (default): the failed, upstream_failed and cancelled tasks and everything downstream of them; false: every task.",
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  { description: "Optional; no body at all clears only the failed tasks." },
+);
+
+/** Where a clear starts: one task, or a whole run (its unsuccessful tasks, or all). What is downstream goes along. */
+type ClearScope = { kind: "task"; taskId: string } | { kind: "run"; onlyFailed: boolean };
+
+/** `roots` and every task downstream of any of them, in the DAG's (topological) order, in one pass. */
+function withDownstream(def: DagDefinition, roots: readonly string[]): string[] {
+  const taken = new Set(roots);
+  const result: string[] = [];
+  for (const t of def.tasks) {
+    if (taken.has(t.taskId) || t.dependsOn.some((d) => taken.has(d))) {
+      taken.add(t.taskId);
+      result.push(t.taskId);
+    }
+  }
+  return result;
+}
+
+/** How a cleared task came to be cleared, for its Cleared event; `endedAs` is a root's state before the clear. */
+function clearedNote(scope: ClearScope, taskId: string, endedAs: TaskState | undefined): string {
+  if (scope.kind === "task") return taskId === scope.taskId ? "" : `, with upstream task ${scope.taskId}`;
+  if (!scope.onlyFailed) return ", with the whole run";
+  return `, with the run's failed tasks (${endedAs ? `it was ${endedAs}` : "it is downstream of one"})`;
+}
+
+/**
+ * Clears tasks of a run, for the task clear and the run clear alike: each runs again as a new try. One
+ * transaction that locks the run and then its tasks (the order the executor's recordOutcome takes too,
+ * so the two cannot deadlock), so two clears of one run happen one after the other, and the second
+ * sees what the first did.
+ */
+async function clearTasks(db: Db, who: string, dagId: string, runId: string, scope: ClearScope): Promise<{ runId: string; dagId: string; state: RunState; cleared: string[] }> {
+  const cleared = await db.transaction(async (tx) => {
+    const run = await lockRun(tx, dagId, runId);
+    if (!run) throw notFound("run", runId, "run_not_found");
+    const def = (await getDagVersion(tx, dagId, run.dagVersion))!.definition;
+    if (scope.kind === "task" && !def.tasks.some((t) => t.taskId === scope.taskId)) throw notFound("task", scope.taskId, "task_not_found");
+    // A task clear locks only what it may clear; a run clear must see every task's state to choose.
+    const candidates = scope.kind === "task" ? withDownstream(def, [scope.taskId]) : def.tasks.map((t) => t.taskId);
+    // Lock the tasks: an executor claiming one now skips it, or we wait and then see it queued.
+    const instances = await lockTaskInstances(tx, run.pk, candidates);
+    const roots =
+      scope.kind === "task"
+        ? [scope.taskId]
+        : scope.onlyFailed
+          ? instances.filter((ti) => UNSUCCESSFUL_TASK_STATES.includes(ti.state)).map((ti) => ti.taskId)
+          : candidates;
+    const affected = withDownstream(def, roots);
+    if (affected.length === 0) {
+      throw new ApiError(
+        "nothing_to_clear",
+        `Run ${runId} has no failed, upstream_failed or cancelled task (the run is ${run.state}), so there is nothing to clear; send {"onlyFailed": false} to run every task again.`,
+      );
+    }
+    const affectedSet = new Set(affected);
+    const busy = instances.filter((ti) => affectedSet.has(ti.taskId) && ACTIVE_TASK_STATES.includes(ti.state));
+    if (busy.length > 0) {
+      throw new ApiError("task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
+        tasks: busy.map((b) => b.taskId),
+      });
+    }
+    const retries = new Map(def.tasks.map((t) => [t.taskId, t.retries]));
+    await resetTasks(
+      tx,
+      run.pk,
+      affected.map((id) => ({ taskId: id, retries: retries.get(id)! })),
+    );
+    await reopenRun(tx, run.pk);
+    // Normal, not Warning: the try's own end (a failure, a cancel) stays its last Warning.
+    const rootSet = new Set(roots);
+    const rootStates = new Map(instances.filter((ti) => rootSet.has(ti.taskId)).map((ti) => [ti.taskId, ti.state]));
+    await recordOnLatestTries(
+      tx,
+      run.pk,
+      affected.map((id) => ({
+        taskId: id,
+        type: "Normal" as const,
+        reason: "Cleared",
+        message: `cleared through the API by ${who}${clearedNote(scope, id, rootStates.get(id))}; the task runs again as a new try`,
+      })),
+    );
+    return affected;
+  });
+  await notifyWakeup(db, "runs");
+  const run = (await getRun(db, dagId, runId))!;
+  return { runId, dagId, state: run.state, cleared };
+}
 
 export function runRoutes(server: FastifyInstance, deps: ApiDeps): void {
   const { db } = deps;
@@ -248,44 +354,30 @@ export function runRoutes(server: FastifyInstance, deps: ApiDeps): void {
     },
     async (req) => {
       const { dagId, runId, taskId } = req.params;
-      const cleared = await db.transaction(async (tx) => {
-        const run = await lockRun(tx, dagId, runId);
-        if (!run) throw notFound("run", runId, "run_not_found");
-        const version = await getDagVersion(tx, dagId, run.dagVersion);
-        const def = version!.definition;
-        if (!def.tasks.some((t) => t.taskId === taskId)) throw notFound("task", taskId, "task_not_found");
-        const affected = [taskId, ...downstreamOf(def, taskId)];
-        // Lock the tasks: an executor claiming one now skips it, or we wait and then see it queued.
-        const instances = (await lockTaskInstances(tx, run.pk, affected)).filter((ti) => affected.includes(ti.taskId));
-        const busy = instances.filter((ti) => ["queued", "running"].includes(ti.state));
-        if (busy.length > 0) {
-          throw new ApiError("task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
-            tasks: busy.map((b) => b.taskId),
-          });
-        }
-        await resetTasks(
-          tx,
-          run.pk,
-          affected.map((id) => ({ taskId: id, retries: def.tasks.find((t) => t.taskId === id)!.retries })),
-        );
-        await reopenRun(tx, run.pk);
-        // Normal, not Warning: the try's own end (a failure, a cancel) stays its last Warning.
-        const who = describePrincipal(req.principal);
-        await recordOnLatestTries(
-          tx,
-          run.pk,
-          affected.map((id) => ({
-            taskId: id,
-            type: "Normal" as const,
-            reason: "Cleared",
-            message: `cleared through the API by ${who}${id === taskId ? "" : `, with upstream task ${taskId}`}; the task runs again as a new try`,
-          })),
-        );
-        return affected;
-      });
-      await notifyWakeup(db, "runs");
-      const run = (await getRun(db, dagId, runId))!;
-      return { runId, dagId, state: run.state, cleared };
+      return clearTasks(db, describePrincipal(req.principal), dagId, runId, { kind: "task", taskId });
+    },
+  );
+
+  app.post(
+    "/api/v1/dags/:dagId/runs/:runId/clear",
+    {
+      config: { role: "author" },
+      schema: {
+        tags: ["runs"],
+        summary: "Clear a run: run its failed tasks, or all of them, again",
+        description:
+          "In one transaction, the run's failed, upstream_failed and cancelled tasks and everything downstream of them (or, with `onlyFailed: false`, every task) " +
+          "run again, each as a new try, and a finished run goes back to queued. 409 `task_active` while one of them is queued or running (nothing is cleared); " +
+          "409 `nothing_to_clear` when `onlyFailed` finds no such task.",
+        params: RunParams,
+        body: RunClearBody,
+        response: { 200: RunCleared, ...errorResponses(["run_not_found", "task_active", "nothing_to_clear"], { body: true }) },
+      },
+    },
+    async (req) => {
+      const { dagId, runId } = req.params;
+      const onlyFailed = req.body?.onlyFailed ?? true;
+      return clearTasks(db, describePrincipal(req.principal), dagId, runId, { kind: "run", onlyFailed });
     },
   );
 }

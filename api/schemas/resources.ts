@@ -143,6 +143,18 @@ export const TaskCleared = Type.Object(
   { additionalProperties: false },
 );
 
+export const RunCleared = Type.Object(
+  {
+    runId: Text(),
+    dagId: Text(),
+    state: RunState,
+    cleared: Type.Array(Text(), {
+      description: "The tasks cleared, in the DAG's order: the failed, upstream_failed and cancelled ones and everything downstream of them, or (onlyFailed: false) every task.",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const TryEvent = Type.Object(
   {
     at: MaybeInstant(),

@@ -38,6 +38,7 @@ const EXPECTED: Record<string, Role | null> = {
   "GET /api/v1/dags/:dagId/runs/:runId": "viewer",
   "GET /api/v1/dags/:dagId/runs/:runId/tasks/:taskId": "viewer",
   "POST /api/v1/dags/:dagId/runs/:runId/cancel": "author",
+  "POST /api/v1/dags/:dagId/runs/:runId/clear": "author",
   "POST /api/v1/dags/:dagId/runs/:runId/tasks/:taskId/clear": "author",
   "GET /api/v1/dags/:dagId/runs/:runId/tasks/:taskId/logs": "viewer",
   "GET /api/v1/dags/:dagId/runs/:runId/tasks/:taskId/events": "viewer",

@@ -1,5 +1,5 @@
 // The CLI commands that reach the rest of the API (node bin/ferry.js against a whole test Ferry):
-// dags show|pause|unpause|delete, runs clear (a task, or every failed task), tasks show, backfills
+// dags show|pause|unpause|delete, runs clear (a task, or a whole run in one request), tasks show, backfills
 // show|cancel, pools show|delete, tokens revoke; each with --json; usage mistakes exit 2, API errors 1
 // with the API's message.
 import { after, before, describe, it } from "node:test";
@@ -90,14 +90,14 @@ describe("ferry commands for every route", { timeout: 600_000 }, () => {
     assert.match(again.stderr, /dag_not_found/);
   });
 
-  it("runs clear without TASK clears every failed task (and what is downstream); with TASK that task; tasks show lists the tries", async () => {
+  it("runs clear without TASK clears the run's failed tasks (and what is downstream); with TASK that task; tasks show lists the tries", async () => {
     assert.equal((await f.api("POST", "/api/v1/dags/cli_cmds/runs", { runId: "c1" })).status, 201);
     let run = await f.waitForRun("cli_cmds", "c1", 120_000);
     assert.equal(run.state, "failed");
 
     const all = await ferry(["runs", "clear", "cli_cmds", "c1"]);
     ok(all);
-    assert.match(all.stdout, /^cleared boom and downstream after in cli_cmds c1; the run is (queued|running)$/m);
+    assert.match(all.stdout, /^cleared 2 tasks in cli_cmds c1 \(boom, after\); the run is (queued|running)$/m);
     run = await waitFor("the cleared run to end again", async () => {
       const r = await runOf("cli_cmds", "c1");
       return ["success", "failed"].includes(r.state) && r.tasks.find((t: any) => t.taskId === "boom").tryNumber === 2 ? r : null;
@@ -133,17 +133,45 @@ describe("ferry commands for every route", { timeout: 600_000 }, () => {
     assert.match(unknownTask.stderr, /task_not_found/);
   });
 
-  it("runs clear on a run without a failed task clears nothing and says so", async () => {
-    const pushed = await f.api("POST", "/api/v1/dags", dagFile("cli_fine", `  podTask("t", { image: "alpine:3.20", command: ["true"] });`));
+  it("runs clear on a run without a failed task exits 1 with nothing_to_clear; --all clears every task in one request", async () => {
+    const pushed = await f.api("POST", "/api/v1/dags", dagFile("cli_fine", `  const a = podTask("a", { image: "alpine:3.20", command: ["true"] });
+  podTask("b", { image: "alpine:3.20", command: ["true"], dependsOn: [a] });`));
     assert.equal(pushed.status, 201, pushed.text);
     assert.equal((await f.api("POST", "/api/v1/dags/cli_fine/runs", { runId: "ok1" })).status, 201);
     assert.equal((await f.waitForRun("cli_fine", "ok1", 120_000)).state, "success");
-    const r = await ferry(["runs", "clear", "cli_fine", "ok1"]);
-    ok(r);
-    assert.match(r.stdout, /^cli_fine ok1 has no failed task \(it is success\): nothing cleared$/m);
-    const json = await ferry(["runs", "clear", "cli_fine", "ok1", "--json"]);
+    for (const extra of [[], ["--json"]]) {
+      const r = await ferry(["runs", "clear", "cli_fine", "ok1", ...extra]);
+      assert.equal(r.code, 1, exitText(r));
+      assert.match(r.stderr, /^ferry: Run ok1 has no failed, upstream_failed or cancelled task \(the run is success\).*\(nothing_to_clear\)$/m);
+      assert.equal(r.stdout, "");
+    }
+
+    const all = await ferry(["runs", "clear", "cli_fine", "ok1", "--all"]);
+    ok(all);
+    assert.match(all.stdout, /^cleared every task in cli_fine ok1 \(a, b\); the run is (queued|running)$/m);
+    const run = await waitFor("the cleared run to end again", async () => {
+      const r = await runOf("cli_fine", "ok1");
+      return r.state === "success" && r.tasks.every((t: any) => t.tryNumber === 2) ? r : null;
+    }, 120_000);
+    assert.deepEqual(run.tasks.map((t: any) => [t.taskId, t.tryNumber]), [["a", 2], ["b", 2]]);
+    await f.waitForRun("cli_fine", "ok1", 60_000);
+
+    const json = await ferry(["runs", "clear", "cli_fine", "ok1", "--all", "--json"]);
     ok(json);
-    assert.deepEqual(JSON.parse(json.stdout), { runId: "ok1", dagId: "cli_fine", state: "success", cleared: [] });
+    const answer = JSON.parse(json.stdout);
+    assert.deepEqual({ ...answer, state: "-" }, { runId: "ok1", dagId: "cli_fine", state: "-", cleared: ["a", "b"] });
+    await waitFor("the run to end a third time", async () => (await runOf("cli_fine", "ok1")).tasks.every((t: any) => t.tryNumber === 3), 120_000);
+    await f.waitForRun("cli_fine", "ok1", 60_000);
+  });
+
+  it("runs clear --help tells what is cleared without TASK and what --all does", async () => {
+    const r = await ferry(["runs", "clear", "--help"]);
+    ok(r);
+    assert.match(r.stdout, /^usage: ferry runs clear DAG RUN \[TASK\] \[--all\] \[--json\]$/m);
+    assert.match(r.stdout, /failed, upstream_failed and cancelled/);
+    assert.match(r.stdout, /in one request/);
+    assert.match(r.stdout, /^ {2}--all\s+without TASK: clear every task of the run/m);
+    assert.match(r.stdout, /nothing_to_clear/);
   });
 
   it("backfills show and cancel", async () => {
@@ -195,11 +223,12 @@ describe("ferry commands for every route", { timeout: 600_000 }, () => {
   });
 
   it("usage mistakes exit 2 with the command's usage", async () => {
-    const [noRun, extra, noDag, badOption] = await Promise.all([
+    const [noRun, extra, noDag, badOption, allWithTask] = await Promise.all([
       ferry(["runs", "clear", "cli_cmds"]),
       ferry(["runs", "clear", "cli_cmds", "c1", "boom", "more"]),
       ferry(["dags", "show"]),
       ferry(["dags", "pause", "cli_cmds", "--frobnicate"]),
+      ferry(["runs", "clear", "cli_cmds", "c1", "boom", "--all"]),
     ]);
     assert.equal(noRun.code, 2, exitText(noRun));
     assert.match(noRun.stderr, /usage: ferry runs clear DAG RUN \[TASK\]/);
@@ -209,5 +238,7 @@ describe("ferry commands for every route", { timeout: 600_000 }, () => {
     assert.match(noDag.stderr, /usage: ferry dags show DAG/);
     assert.equal(badOption.code, 2, exitText(badOption));
     assert.match(badOption.stderr, /unknown option --frobnicate for `ferry dags pause`/);
+    assert.equal(allWithTask.code, 2, exitText(allWithTask));
+    assert.match(allWithTask.stderr, /--all clears a whole run: give it without TASK\nusage: ferry runs clear DAG RUN \[TASK\] \[--all\] \[--json\]/);
   });
 });
