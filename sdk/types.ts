@@ -1,21 +1,6 @@
 // Public types of the "ferry" module: what DAG authors see in their editor. Runtime lives in dag.ts.
-import type {
-  ContainerSecurityContext,
-  EnvFromSource,
-  EnvValue,
-  EnvVarSource,
-  ExtraContainer,
-  FunctionPodFields,
-  OverlapPolicy,
-  PodDefaults,
-  PodFields,
-  PodSecurityContext,
-  PodTaskSpec,
-  ResourceList,
-  Resources,
-  RetryBackoff,
-  TriggerRule,
-} from "./definition.ts";
+// `export type ... from` puts no name in scope here: the ones this file's own declarations use are imported too.
+import type { FunctionPodFields, OverlapPolicy, PodDefaults, PodTaskSpec, Resources, RetryBackoff, TriggerRule } from "./definition.ts";
 
 export type {
   ContainerSecurityContext,
@@ -33,7 +18,7 @@ export type {
   Resources,
   RetryBackoff,
   TriggerRule,
-};
+} from "./definition.ts";
 
 /**
  * A duration: a number of seconds, or a string of one or more `<number><unit>` parts with units
