@@ -120,6 +120,11 @@ export async function claimTasks(
            JOIN dags d ON d.dag_id = r.dag_id
            LEFT JOIN pools p ON p.name = ti.pool
           WHERE ti.state = 'scheduled' AND r.state = 'running'
+            -- Not while the task's previous try may still be running: a cancelled or timed-out Pod
+            -- reports Failed at once and then stops within its grace period; its log copy ends only
+            -- when its container has. So a retry or a clear never runs beside the try before it.
+            AND NOT EXISTS (SELECT 1 FROM task_tries pt WHERE pt.task_instance_id = ti.id AND pt.try_number = ti.try_number
+                             AND (pt.ended_at IS NULL OR (pt.log_finished_at IS NULL AND NOT pt.pod_reclaimed)))
        )
        SELECT id, task_id, next_try, dag_id, run_id, namespace, updated_at AS scheduled_at FROM ranked
         WHERE pool_place <= COALESCE(pool_free, 0) AND (dag_free IS NULL OR dag_place <= dag_free)

@@ -146,11 +146,12 @@ async function clearTasks(db: Db, who: string, dagId: string, runId: string, sco
       );
     }
     const affectedSet = new Set(affected);
-    const busy = instances.filter((ti) => affectedSet.has(ti.taskId) && ACTIVE_TASK_STATES.includes(ti.state));
+    // A cancelled task whose Pod is still stopping may be cleared: its next try is claimed only once
+    // that Pod's container has ended (claimTasks), so the two never run at once.
+    const busy = instances.filter((ti) => affectedSet.has(ti.taskId) && ACTIVE_TASK_STATES.includes(ti.state)).map((ti) => ti.taskId);
     if (busy.length > 0) {
-      throw new ApiError("task_active", `Task(s) ${busy.map((b) => b.taskId).join(", ")} are running; wait for them to finish or cancel the run first.`, {
-        tasks: busy.map((b) => b.taskId),
-      });
+      const are = `${busy.join(", ")} ${busy.length === 1 ? "is" : "are"}`;
+      throw new ApiError("task_active", `Nothing was cleared: ${are} queued or running; wait for them to end, or cancel the run first.`, { tasks: busy });
     }
     const retries = new Map(def.tasks.map((t) => [t.taskId, t.retries]));
     await resetTasks(

@@ -132,8 +132,8 @@ describe("clearing a whole run", { timeout: 600_000 }, () => {
     await push(dagId, [
       flaky("boom"),
       fine("afterBoom", ["boom"]),
-      // Runs until cancelled on its first try, ends at once on later ones.
-      `  podTask("sleeper", { image: "alpine:3.20", command: ["sh", "-c", "echo sleeper try {{ tryNumber }}; [ {{ tryNumber }} -gt 1 ] || sleep 600"] });`,
+      // Runs until cancelled on its first try, and then takes 5 s to stop (of its 10 s grace); ends at once on later ones.
+      `  podTask("sleeper", { image: "alpine:3.20", command: ["sh", "-c", "trap 'sleep 5; echo sleeper stopped; exit 143' TERM; echo sleeper try {{ tryNumber }}; [ {{ tryNumber }} -gt 1 ] || while true; do sleep 0.2; done"] });`,
     ]);
     await trigger(dagId, "b1");
     await waitFor(
@@ -170,11 +170,12 @@ describe("clearing a whole run", { timeout: 600_000 }, () => {
     assert.equal(states(await getRun(dagId, "b1")).sleeper, "running", "the sleeper ran on, its one try");
     assert.equal(tries(await getRun(dagId, "b1")).sleeper, 1);
 
-    assert.equal((await f.api("POST", `/api/v1/dags/${dagId}/runs/b1/cancel`)).status, 200);
-    const cancelled = await f.waitForRun(dagId, "b1", 180_000);
-    assert.equal(cancelled.state, "cancelled");
-    assert.equal(byId(cancelled).sleeper.state, "cancelled");
+    const cancel = await f.api("POST", `/api/v1/dags/${dagId}/runs/b1/cancel`);
+    assert.equal(cancel.status, 200, cancel.text);
+    assert.equal(cancel.body.state, "cancelled");
+    assert.equal(states(await getRun(dagId, "b1")).sleeper, "cancelled");
 
+    // Cleared at once, while the cancelled sleeper's container is still stopping (its trap).
     const resumed = await clear(dagId, "b1", {});
     assert.equal(resumed.status, 200, resumed.text);
     assert.deepEqual(resumed.body.cleared, ["sleeper"], "a cancelled task is cleared with the failed ones");
@@ -182,6 +183,11 @@ describe("clearing a whole run", { timeout: 600_000 }, () => {
     const done = await waitForTries(dagId, "b1", { sleeper: 2 });
     assert.equal(done.state, "success", JSON.stringify(done));
     assert.deepEqual(tries(done), { boom: 2, afterBoom: 1, sleeper: 2 });
+    // Its second try was claimed only once the first one's container had ended: never two at once.
+    const sleeperTries = (await f.api("GET", `/api/v1/dags/${dagId}/runs/b1/tasks/sleeper`)).body.tries;
+    assert.ok(Date.parse(sleeperTries[1].queuedAt) >= Date.parse(sleeperTries[0].logFinishedAt), JSON.stringify(sleeperTries));
+    // (The shell may also report its sleep killed by the SIGTERM in between.)
+    assert.match((await f.api("GET", `/api/v1/dags/${dagId}/runs/b1/tasks/sleeper/logs?try=1`)).text, /^sleeper try 1\n(Terminated\n)?sleeper stopped\n$/);
     const [sleeperCleared] = await clearedEvents(dagId, "b1", "sleeper", 1);
     assert.match(sleeperCleared?.message ?? "", /\(it was cancelled\)/);
     await assertSequentialTries(dagId, "b1");
