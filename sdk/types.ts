@@ -140,6 +140,12 @@ export interface TaskContext {
   readonly params: Params;
   /** The run's logical date (ISO-8601), e.g. the schedule tick it stands for. */
   readonly logicalDate: string;
+  /**
+   * The span of data the run stands for (ISO-8601 UTC): from the schedule's previous tick to this run's
+   * tick for scheduled and backfilled runs; the logical date for both in a manual run.
+   */
+  readonly dataIntervalStart: string;
+  readonly dataIntervalEnd: string;
   readonly runId: string;
   readonly dagId: string;
   readonly taskId: string;

@@ -61,6 +61,9 @@ function parseContext(text: string, dagId: string, taskId: string): TryContext {
     taskId: str("taskId", taskId),
     tryNumber,
     logicalDate: str("logicalDate"),
+    // An executor from before data intervals sends none: the logical date, as for a manual run.
+    dataIntervalStart: str("dataIntervalStart", str("logicalDate")),
+    dataIntervalEnd: str("dataIntervalEnd", str("logicalDate")),
     params,
     tasks: tasks as Record<string, { result: unknown }>,
   };

@@ -23,6 +23,8 @@ export function buildContext(input: TryContext, stdout: Writable): TaskContext {
     },
     params: input.params,
     logicalDate: input.logicalDate,
+    dataIntervalStart: input.dataIntervalStart ?? input.logicalDate,
+    dataIntervalEnd: input.dataIntervalEnd ?? input.logicalDate,
     runId: input.runId,
     dagId: input.dagId,
     taskId: input.taskId,

@@ -36,7 +36,12 @@ describe("backfill routes", { timeout: 150_000 }, () => {
   const day = (n: number) => `scheduled__2026-03-0${n}T06:00:00.000Z`;
 
   it("answers 201 with its runs, one per tick, oldest first; the GET follows them to completed", async () => {
-    await push("bf_api", `  podTask("t", { image: "alpine:3.20", command: ["sh", "-c", "echo {{ logicalDate }}"] });`, `schedule: "0 6 * * *", params: { p: 1 }`);
+    await push(
+      "bf_api",
+      `  podTask("t", { image: "alpine:3.20", command: ["sh", "-c", "echo {{ logicalDate }}"] });
+  task("fn", (ctx) => ({ start: ctx.dataIntervalStart, end: ctx.dataIntervalEnd, logical: ctx.logicalDate }));`,
+      `schedule: "0 6 * * *", params: { p: 1 }`,
+    );
     const res = await backfill("bf_api", { from: "2026-03-01T00:00:00Z", to: "2026-03-03T23:59:59Z", maxActiveRuns: 2 });
     assert.equal(res.status, 201, res.text);
     assert.equal(typeof res.body.backfillId, "number");
@@ -66,6 +71,12 @@ describe("backfill routes", { timeout: 150_000 }, () => {
     assert.equal(r2.dataIntervalEnd, "2026-03-02T06:00:00.000Z");
     assert.deepEqual(r2.params, { p: 1 });
     assert.equal((await f.api("GET", `/api/v1/dags/bf_api/runs/${encodeURIComponent(day(2))}/tasks/t/logs`)).text, "2026-03-02T06:00:00.000Z\n");
+    // A function task reads the same interval from its ctx.
+    assert.deepEqual(r2.tasks.find((t: any) => t.taskId === "fn").result, {
+      start: "2026-03-01T06:00:00.000Z",
+      end: "2026-03-02T06:00:00.000Z",
+      logical: "2026-03-02T06:00:00.000Z",
+    });
   });
 
   it("shows the data interval of every run: a manual run's is its logical date", async () => {
@@ -74,6 +85,12 @@ describe("backfill routes", { timeout: 150_000 }, () => {
     assert.equal(res.body.dataIntervalStart, "2026-03-10T12:34:56.000Z");
     assert.equal(res.body.dataIntervalEnd, "2026-03-10T12:34:56.000Z");
     assert.equal(res.body.backfillId, null);
+    const manual = await f.waitForRun("bf_api", res.body.runId);
+    assert.deepEqual(manual.tasks.find((t: any) => t.taskId === "fn").result, {
+      start: "2026-03-10T12:34:56.000Z",
+      end: "2026-03-10T12:34:56.000Z",
+      logical: "2026-03-10T12:34:56.000Z",
+    });
     assert.equal(res.body.replacedBy, null);
     const listed = (await f.api("GET", "/api/v1/dags/bf_api/runs?limit=100")).body.runs;
     for (const r of listed) assert.ok(r.dataIntervalStart && r.dataIntervalEnd, JSON.stringify(r));
