@@ -1,31 +1,19 @@
 // Backfills against a real Postgres, with the scheduler on a clock of the test's: the runs a backfill
 // makes (as the schedule would have), the order and bound it starts them in, what it does with ticks
 // that have runs (reprocess none, failed, all), cancelling, and the ranges it refuses.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Scheduler } from "../../scheduler/scheduler.ts";
+import type { Scheduler } from "../../scheduler/scheduler.ts";
 import { backfillTicks, cancelBackfill, createBackfill, MAX_BACKFILL_TICKS, type BackfillRequest } from "../../scheduler/backfills.ts";
-import { saveDagVersion } from "../../scheduler/dags.repository.ts";
 import { createRun } from "../../scheduler/runs.repository.ts";
-import { createWakeup, type Wakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../lib/logger.ts";
-import { createTestDb, type TestDb } from "../support/db.ts";
-import { at, definition, endScheduledTasks, manualClock, runsOf, taskStates } from "./support.ts";
+import type { TestDb } from "../support/db.ts";
+import { at, createManualRun, definition, endScheduledTasks, manualClock, runsOf, saveDefinition, taskStates, useClockedScheduler } from "./support.ts";
 
 describe("backfills", { timeout: 60_000 }, () => {
-  let t: TestDb;
-  let wakeup: Wakeup;
   const clock = manualClock("2026-02-01T00:00:00Z");
+  let t: TestDb;
   let scheduler: Scheduler;
-  before(async () => {
-    t = await createTestDb();
-    wakeup = await createWakeup(t.db);
-    scheduler = new Scheduler(t.db, wakeup, silentLogger, { clock: clock.read });
-  });
-  after(async () => {
-    await wakeup?.close();
-    await t?.close();
-  });
+  useClockedScheduler(clock.read, (started) => ({ t, scheduler } = started));
 
   const backfill = (dagId: string, request: Omit<Partial<BackfillRequest>, "from" | "to"> & { from: string; to: string }) =>
     t.db.transaction((tx) =>
@@ -43,7 +31,7 @@ describe("backfills", { timeout: 60_000 }, () => {
 
   it("makes a run per tick in [from, to], each as the schedule would have made it, data interval included", async () => {
     const def = definition("bf_made", { schedule: "0 6 * * *", timezone: "Europe/Berlin", params: { region: "eu" }, ...ENDED });
-    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-20T00:00:00Z"));
+    await saveDefinition(t.db, def, "2026-01-20T00:00:00Z");
     const out = await created("bf_made", { from: "2026-01-01T00:00:00Z", to: "2026-01-03T05:00:00Z" });
     const ids = ["scheduled__2026-01-01T05:00:00.000Z", "scheduled__2026-01-02T05:00:00.000Z", "scheduled__2026-01-03T05:00:00.000Z"];
     assert.deepEqual(out.runs.map((r) => [r.runId, r.action]), ids.map((id) => [id, "created"]));
@@ -67,10 +55,8 @@ describe("backfills", { timeout: 60_000 }, () => {
 
   it("starts its runs oldest first within its own maxActiveRuns, neither counted in nor held up by the DAG's", async () => {
     const def = definition("bf_order", { schedule: "@daily", maxActiveRuns: 1, ...ENDED });
-    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-20T00:00:00Z"));
-    await t.db.transaction((tx) =>
-      createRun(tx, { dagId: "bf_order", runId: "manual-1", runType: "manual", logicalDate: at("2026-01-30T00:00:00Z"), params: {}, dagVersion: 1, definition: def }),
-    );
+    await saveDefinition(t.db, def, "2026-01-20T00:00:00Z");
+    await createManualRun(t.db, def, "manual-1", "2026-01-30T00:00:00Z");
     await scheduler.tick();
     assert.equal((await statesOf("bf_order"))["manual-1"], "running", "the manual run takes the DAG's one slot");
 
@@ -95,9 +81,7 @@ describe("backfills", { timeout: 60_000 }, () => {
     const states = await statesOf("bf_order");
     assert.deepEqual([1, 2, 3, 4, 5].map((n) => states[day(n)]), ["success", "success", "running", "running", "queued"]);
     assert.equal(states["manual-1"], "running");
-    await t.db.transaction((tx) =>
-      createRun(tx, { dagId: "bf_order", runId: "manual-2", runType: "manual", logicalDate: at("2026-01-31T00:00:00Z"), params: {}, dagVersion: 1, definition: def }),
-    );
+    await createManualRun(t.db, def, "manual-2", "2026-01-31T00:00:00Z");
     await scheduler.tick();
     assert.equal((await statesOf("bf_order"))["manual-2"], "queued", "the DAG's own maxActiveRuns still holds for its own runs");
   });
@@ -113,7 +97,7 @@ describe("backfills", { timeout: 60_000 }, () => {
         { ...t0, taskId: "c" },
       ],
     };
-    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-20T00:00:00Z"));
+    await saveDefinition(t.db, def, "2026-01-20T00:00:00Z");
     const day = (n: number) => `scheduled__2026-01-0${n}T00:00:00.000Z`;
     // Day 1 succeeded, day 2 failed (a failed, so b upstream_failed; c succeeded), day 3 is running.
     await t.db.transaction(async (tx) => {
@@ -173,7 +157,7 @@ describe("backfills", { timeout: 60_000 }, () => {
 
   it("a tick a backfill ran is not made again by the schedule", async () => {
     const def = definition("bf_then_schedule", { schedule: "@hourly", catchup: true, start: "2026-01-31T20:00:00.000Z" });
-    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-31T19:00:00Z"));
+    await saveDefinition(t.db, def, "2026-01-31T19:00:00Z");
     await created("bf_then_schedule", { from: "2026-01-31T21:00:00Z", to: "2026-01-31T22:00:00Z" });
     await scheduler.tick(at("2026-01-31T23:30:00Z"));
     const runs = await runsOf(t.db, "bf_then_schedule");
@@ -190,7 +174,7 @@ describe("backfills", { timeout: 60_000 }, () => {
 
   it("cancelling stops its runs: queued ones never start, running ones are cancelled; a finished backfill cannot be cancelled", async () => {
     const def = definition("bf_cancel", { schedule: "@daily", ...ENDED });
-    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-20T00:00:00Z"));
+    await saveDefinition(t.db, def, "2026-01-20T00:00:00Z");
     const out = await created("bf_cancel", { from: "2026-01-01T00:00:00Z", to: "2026-01-04T00:00:00Z", maxActiveRuns: 1 });
     await scheduler.tick();
     const cancel = () => t.db.transaction((tx) => cancelBackfill(tx, "bf_cancel", out.backfill.id));

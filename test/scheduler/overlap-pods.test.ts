@@ -1,46 +1,32 @@
 // The overlap policy "replace" with real Pods: the tick that comes while a run is running cancels it;
 // the executor stops its Pod by its normal cancel path (the Pod goes, its log stays readable) and the
 // new run runs. A whole Ferry on localkube, the scheduler on a clock of the test's.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { POD_SELECTOR } from "../../executor/pod-names.ts";
 import { waitFor, type TestFerry } from "../support/ferry.ts";
-import { startClockedFerry } from "./clocked-ferry.ts";
-import { manualClock } from "./support.ts";
+import { manualClock, nextRunAt, taskLog, useClockedFerry, type FileGate } from "./support.ts";
 
 describe("overlap replace with Pods", { timeout: 120_000 }, () => {
   const clock = manualClock("2026-01-01T00:00:00Z");
   let f: TestFerry;
-  let close: () => Promise<void>;
-  let dir: string;
-  before(async () => {
-    ({ f, close } = await startClockedFerry(clock.read));
-    dir = await mkdtemp(path.join(os.tmpdir(), "ferry-replace-"));
-  });
-  after(async () => {
-    await close?.();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  let gate: FileGate;
+  useClockedFerry(clock.read, "ferry-replace-", (started) => ({ f, gate } = started));
 
-  const runPath = (runId: string) => `/api/v1/dags/replaced/runs/${encodeURIComponent(runId)}`;
-  const log = async (runId: string) => (await f.api("GET", `${runPath(runId)}/tasks/work/logs`)).text;
+  const log = (runId: string) => taskLog(f, "replaced", runId, "work");
   const podsOf = async (runId: string) =>
     (await f.ferry.kube.core.listNamespacedPod({ namespace: "default", labelSelector: `${POD_SELECTOR},ferry.dev/dag=replaced` })).items.filter(
       (p) => p.metadata?.annotations?.["ferry.dev/run"] === runId,
     );
 
   it("cancels the running run, stopping its Pod and keeping its log, and runs the new tick's run", async () => {
-    const gate = path.join(dir, "open");
     const source = `import { dag, podTask } from "ferry";
 export default dag("replaced", { schedule: "@hourly", overlap: "replace" }, () => {
-  podTask("work", { image: "alpine:3.20", command: ["sh", "-c", "echo working on {{ logicalDate }}; while [ ! -f ${gate} ]; do sleep 0.1; done; echo done"] });
+  podTask("work", { image: "alpine:3.20", command: ["sh", "-c", "echo working on {{ logicalDate }}; ${gate.shellWait}; echo done"] });
 });
 `;
     assert.equal((await f.api("POST", "/api/v1/dags", source)).status, 201);
-    const firstTick = (await f.api("GET", "/api/v1/dags/replaced")).body.nextRunAt as string;
+    const firstTick = await nextRunAt(f, "replaced");
     const first = `scheduled__${firstTick}`;
     clock.set(firstTick);
     await waitFor("the first run's task to run and print", async () => (await log(first)) === `working on ${firstTick}\n`);
@@ -57,7 +43,7 @@ export default dag("replaced", { schedule: "@hourly", overlap: "replace" }, () =
     assert.equal(await log(first), `working on ${firstTick}\n`, "its log is kept");
 
     await waitFor("the new run's task to run", async () => (await log(second)) === `working on ${secondTick}\n`);
-    await writeFile(gate, "");
+    await gate.open();
     const run = await f.waitForRun("replaced", second);
     assert.equal(run.state, "success", JSON.stringify(run));
     assert.equal(run.replacedBy, null);

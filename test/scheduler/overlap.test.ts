@@ -1,36 +1,24 @@
 // The overlap policy against a real Postgres, with the scheduler on a clock of the test's: what a tick
 // that comes due does while a run of its DAG is active, under "allow", "forbid" and "replace".
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Scheduler } from "../../scheduler/scheduler.ts";
+import type { Scheduler } from "../../scheduler/scheduler.ts";
 import { createBackfill } from "../../scheduler/backfills.ts";
-import { getDag, saveDagVersion } from "../../scheduler/dags.repository.ts";
-import { createRun, getRun } from "../../scheduler/runs.repository.ts";
-import { createWakeup, type Wakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../lib/logger.ts";
-import { createTestDb, type TestDb } from "../support/db.ts";
-import { at, definition, endScheduledTasks, manualClock, runsOf, taskStates } from "./support.ts";
+import { getDag } from "../../scheduler/dags.repository.ts";
+import { getRun } from "../../scheduler/runs.repository.ts";
+import type { TestDb } from "../support/db.ts";
+import { at, createManualRun, definition, endScheduledTasks, manualClock, runsOf, saveDefinition, taskStates, useClockedScheduler } from "./support.ts";
 
 const hour = (h: number) => `scheduled__2026-01-01T${String(h).padStart(2, "0")}:00:00.000Z`;
 
 describe("overlap policy", { timeout: 60_000 }, () => {
-  let t: TestDb;
-  let wakeup: Wakeup;
   const clock = manualClock("2026-01-01T00:00:00Z");
+  let t: TestDb;
   let scheduler: Scheduler;
-  before(async () => {
-    t = await createTestDb();
-    wakeup = await createWakeup(t.db);
-    scheduler = new Scheduler(t.db, wakeup, silentLogger, { clock: clock.read });
-  });
-  after(async () => {
-    await wakeup?.close();
-    await t?.close();
-  });
+  useClockedScheduler(clock.read, (started) => ({ t, scheduler } = started));
 
   const states = async (dagId: string) => (await runsOf(t.db, dagId)).map((r) => [r.run_id, r.state]);
-  const post = (dagId: string, over: Parameters<typeof definition>[1]) =>
-    saveDagVersion(t.db, { definition: definition(dagId, over), source: "v1", bundle: "" }, at("2026-01-01T00:00:00Z"));
+  const post = (dagId: string, over: Parameters<typeof definition>[1]) => saveDefinition(t.db, definition(dagId, over), "2026-01-01T00:00:00Z");
   const finishRunning = async (dagId: string) => {
     for (let i = 0; i < 2; i++) {
       await endScheduledTasks(t.db, dagId);
@@ -86,7 +74,7 @@ describe("overlap policy", { timeout: 60_000 }, () => {
 
   it("forbid weighs manual runs, a queued one too, but not a backfill's runs", async () => {
     const def = definition("ov_forbid_kinds", { overlap: "forbid", schedule: "0 * * * *" });
-    await saveDagVersion(t.db, { definition: def, source: "v1", bundle: "" }, at("2026-01-01T00:00:00Z"));
+    await saveDefinition(t.db, def, "2026-01-01T00:00:00Z");
     await t.db.transaction((tx) =>
       createBackfill(tx, "ov_forbid_kinds", { from: at("2025-12-31T20:00:00Z"), to: at("2025-12-31T22:00:00Z"), reprocess: "none" }, at("2026-01-01T00:00:00Z")),
     );
@@ -96,9 +84,7 @@ describe("overlap policy", { timeout: 60_000 }, () => {
     assert.deepEqual(runs.filter((r) => r.run_type === "scheduled").map((r) => r.run_id), [hour(0)], "the backfill's three active runs did not hold the tick back");
     await finishRunning("ov_forbid_kinds");
     await t.db.query(`UPDATE dag_runs SET state = 'success', ended_at = now() WHERE dag_id = 'ov_forbid_kinds' AND state IN ('queued', 'running')`);
-    await t.db.transaction((tx) =>
-      createRun(tx, { dagId: "ov_forbid_kinds", runId: "manual-1", runType: "manual", logicalDate: at("2026-01-01T00:30:00Z"), params: {}, dagVersion: 1, definition: def }),
-    );
+    await createManualRun(t.db, def, "manual-1", "2026-01-01T00:30:00Z");
     clock.set("2026-01-01T01:00:00Z");
     await scheduler.tick();
     runs = await runsOf(t.db, "ov_forbid_kinds");

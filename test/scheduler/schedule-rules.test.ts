@@ -1,33 +1,21 @@
 // The scheduler's dates against a real Postgres, on a clock of the test's: a DAG's end, each run's data
 // interval, schedules with seconds, and daylight-saving nights seen by a scheduler that looks at any
 // moment (README.md, "Scheduling rules").
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Scheduler } from "../../scheduler/scheduler.ts";
-import { getDag, saveDagVersion } from "../../scheduler/dags.repository.ts";
-import { createRun } from "../../scheduler/runs.repository.ts";
-import { createWakeup, type Wakeup } from "../../db/wakeup.ts";
-import { silentLogger } from "../../lib/logger.ts";
-import { createTestDb, type TestDb } from "../support/db.ts";
-import { at, definition, manualClock, runsOf } from "./support.ts";
+import type { Scheduler } from "../../scheduler/scheduler.ts";
+import { getDag } from "../../scheduler/dags.repository.ts";
+import type { TestDb } from "../support/db.ts";
+import { at, createManualRun, definition, manualClock, runsOf, saveDefinition, useClockedScheduler } from "./support.ts";
 
 describe("schedule rules", { timeout: 60_000 }, () => {
-  let t: TestDb;
-  let wakeup: Wakeup;
   const clock = manualClock("2026-01-01T00:00:00Z");
+  let t: TestDb;
   let scheduler: Scheduler;
-  before(async () => {
-    t = await createTestDb();
-    wakeup = await createWakeup(t.db);
-    scheduler = new Scheduler(t.db, wakeup, silentLogger, { clock: clock.read });
-  });
-  after(async () => {
-    await wakeup?.close();
-    await t?.close();
-  });
+  useClockedScheduler(clock.read, (started) => ({ t, scheduler } = started));
 
   const post = (dagId: string, over: Parameters<typeof definition>[1], postedAt = "2026-01-01T00:00:00Z") =>
-    saveDagVersion(t.db, { definition: definition(dagId, { maxActiveRuns: 1000, ...over }), source: "v1", bundle: "" }, at(postedAt));
+    saveDefinition(t.db, definition(dagId, { maxActiveRuns: 1000, ...over }), postedAt);
   const ids = async (dagId: string) => (await runsOf(t.db, dagId)).map((r) => r.run_id.replace(/^scheduled__/, ""));
 
   it("the scheduler reads the time from its clock", async () => {
@@ -66,9 +54,7 @@ describe("schedule rules", { timeout: 60_000 }, () => {
       ],
     );
     const def = definition("rule_interval", { schedule: "0 */6 * * *" });
-    const manual = await t.db.transaction((tx) =>
-      createRun(tx, { dagId: "rule_interval", runId: "m1", runType: "manual", logicalDate: at("2026-01-01T07:15:00Z"), params: {}, dagVersion: 1, definition: def }),
-    );
+    const manual = await createManualRun(t.db, def, "m1", "2026-01-01T07:15:00Z");
     assert.deepEqual([manual!.dataIntervalStart, manual!.dataIntervalEnd], [at("2026-01-01T07:15:00Z"), at("2026-01-01T07:15:00Z")]);
   });
 
