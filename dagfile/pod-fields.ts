@@ -237,7 +237,3 @@ export function checkPodFields(
   return spec;
 }
 
-/** Checks the Pod fields of a pod task (its image is checked once the DAG's podDefaults are merged). */
-export function checkPodSpec(problems: Problems, path: string, options: Record<string, unknown>, at?: SourcePosition): Partial<PodTaskSpec> {
-  return checkPodFields(problems, path, options, POD_SPEC_KEYS, at) as Partial<PodTaskSpec>;
-}

@@ -3,7 +3,7 @@
 // compare-and-set in Postgres.
 import type { DagDefinition } from "../sdk/definition.ts";
 import { decide } from "./trigger-rules.ts";
-import { isTaskFinished, type RunState, type TaskState } from "./states.ts";
+import { isTaskFinished, UNSUCCESSFUL_TASK_STATES, type RunState, type TaskState } from "./states.ts";
 
 export interface TaskSnapshot {
   state: TaskState;
@@ -54,7 +54,7 @@ export function planRun(definition: DagDefinition, tasks: ReadonlyMap<string, Ta
   // As in Airflow, the leaves decide: a failure that a downstream `all_done` task handled is not a run failure.
   const hasDownstream = new Set(definition.tasks.flatMap((t) => t.dependsOn));
   const leaves = definition.tasks.filter((t) => !hasDownstream.has(t.taskId));
-  const failedLeaf = leaves.some((t) => ["failed", "upstream_failed", "cancelled"].includes(states.get(t.taskId)!));
+  const failedLeaf = leaves.some((t) => UNSUCCESSFUL_TASK_STATES.includes(states.get(t.taskId)!));
   return { moves, runOutcome: failedLeaf ? "failed" : "success" };
 }
 

@@ -441,13 +441,6 @@ export async function resetTasks(tx: Queryable, runPk: string, resets: { taskId:
   );
 }
 
-/**
- * The states a run clear with "only failed" starts from: every finished state but the two a task ends
- * in without anything having gone wrong (success, skipped), i.e. failed, upstream_failed and cancelled.
- * Derived from FINISHED_TASK_STATES so a new finished state is weighed here too.
- */
-export const UNSUCCESSFUL_TASK_STATES: readonly TaskState[] = FINISHED_TASK_STATES.filter((s) => s !== "success" && s !== "skipped");
-
 /** A finished run goes back to queued (so maxActiveRuns still holds) when one of its tasks is cleared. */
 export async function reopenRun(tx: Queryable, runPk: string): Promise<void> {
   await tx.query(

@@ -30,6 +30,13 @@ export function isTaskFinished(state: TaskState): boolean {
 
 /** States in which a task may have a Pod: the executor owns it until it finishes. */
 export const ACTIVE_TASK_STATES: readonly TaskState[] = ["queued", "running"];
+/**
+ * Every finished state but the two a task ends in without anything having gone wrong (success,
+ * skipped): failed, upstream_failed and cancelled. What trigger rules count as failed, what fails a
+ * run at a leaf, and what a run clear with "only failed" starts from. Derived from FINISHED_TASK_STATES
+ * so a new finished state is weighed here too.
+ */
+export const UNSUCCESSFUL_TASK_STATES: readonly TaskState[] = FINISHED_TASK_STATES.filter((s) => s !== "success" && s !== "skipped");
 
 /**
  * A list of states as SQL literals, for `state IN (${sqlStates(ACTIVE_TASK_STATES)})`. Only ever given

@@ -1,18 +1,16 @@
 // What a pending task does once its upstream tasks have (partly) finished: run, or be skipped /
 // marked upstream_failed. Semantics follow Airflow's trigger rules.
 import type { TriggerRule } from "../sdk/definition.ts";
-import { isTaskFinished, type TaskState } from "./states.ts";
+import { isTaskFinished, UNSUCCESSFUL_TASK_STATES, type TaskState } from "./states.ts";
 
 export type TriggerDecision = "wait" | "run" | "skip" | "upstream_failed";
-
-const FAILED: readonly TaskState[] = ["failed", "upstream_failed", "cancelled"];
 
 export function decide(rule: TriggerRule, upstream: readonly TaskState[]): TriggerDecision {
   if (upstream.length === 0) return "run";
   const done = upstream.filter(isTaskFinished);
   const allDone = done.length === upstream.length;
   const succeeded = done.filter((s) => s === "success").length;
-  const failed = done.filter((s) => FAILED.includes(s)).length;
+  const failed = done.filter((s) => UNSUCCESSFUL_TASK_STATES.includes(s)).length;
   const skipped = done.filter((s) => s === "skipped").length;
 
   switch (rule) {

@@ -17,9 +17,8 @@ import {
   lockRun,
   reopenRun,
   resetTasks,
-  UNSUCCESSFUL_TASK_STATES,
 } from "../../scheduler/runs.repository.ts";
-import { ACTIVE_TASK_STATES, RUN_STATES, type RunState, type TaskState } from "../../scheduler/states.ts";
+import { ACTIVE_TASK_STATES, RUN_STATES, UNSUCCESSFUL_TASK_STATES, type RunState, type TaskState } from "../../scheduler/states.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ApiError, badCursor, badRequest, notFound } from "../errors.ts";
 import { DagParams, errorResponses, JsonObject, PageQuery, RUN_ID_PATTERN, RunId, RunParams, StringEnum, TaskParams } from "../schemas/common.ts";
