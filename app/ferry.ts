@@ -165,6 +165,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
     let scheduler: Scheduler | null = null;
     if (config.components.scheduler) {
       scheduler = new Scheduler(db, await newWakeup(), log.child("scheduler"), { definitions, metrics, ...opts.scheduler });
+      metrics.loops.watch("scheduler", scheduler.heartbeat); // judged by /healthz, aged on /metrics
       scheduler.start();
       closers.push(() => scheduler!.stop());
       // Retention is the scheduler component's duty; sweepers of several schedulers work side by side.
@@ -200,6 +201,7 @@ export async function startFerry(config: FerryConfig, opts: StartOptions = {}): 
         metrics,
         ...opts.executor,
       });
+      metrics.loops.watch("executor", executor.heartbeat);
       executor.start();
       closers.push(() => executor!.stop());
     }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Db } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
+import { Heartbeat, stuckAfterMsFor } from "../lib/heartbeat.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { LogStore } from "../logstore/logstore.ts";
 import type { TaskDefinition } from "../sdk/definition.ts";
@@ -60,6 +61,8 @@ export class Executor {
   private lastRenew = 0;
   private readonly background = new Set<Promise<unknown>>();
   private readonly o: CompiledExecutorOptions;
+  /** When the loop last completed a pass (app/ferry.ts hands it to /healthz). */
+  readonly heartbeat: Heartbeat;
 
   constructor(
     private readonly db: Db,
@@ -70,6 +73,7 @@ export class Executor {
     opts: ExecutorOptions,
   ) {
     this.o = compileExecutorOptions(opts);
+    this.heartbeat = new Heartbeat(stuckAfterMsFor(this.o.pollIntervalMs));
     this.definitions = this.o.definitions;
     this.bundles = new WorkerBundles({ inlineMaxBytes: this.o.inlineBundleMaxBytes, apiUrl: this.o.workerApiUrl, workerSecret: this.o.workerSecret });
     this.pods = new PodControl(kube, log);
@@ -83,6 +87,7 @@ export class Executor {
   start(): void {
     for (const w of this.watchers) w.start();
     this.sweeper.start();
+    this.heartbeat.started();
     this.loop ??= this.run();
   }
 
@@ -93,6 +98,7 @@ export class Executor {
    */
   async stop(opts: { releaseLeases?: boolean } = {}): Promise<void> {
     this.stopped = true;
+    this.heartbeat.stopped();
     this.wakeup.poke();
     await this.loop;
     await this.sweeper.stop();
@@ -129,6 +135,8 @@ export class Executor {
       } catch (err) {
         this.log.error("executor pass failed; retrying", { err });
       }
+      // A failed pass beats too: the loop is not stuck, it moves on (a Postgres outage is /readyz's).
+      this.heartbeat.beat();
       // Leases are renewed in tick(): never sleep so long that they could run out meanwhile.
       if (!this.stopped) await this.wakeup.sleep(Math.min(this.o.pollIntervalMs, this.o.leaseMs / 3));
     }

@@ -3,7 +3,10 @@
 // happen; the API serves it at /metrics together with the gauges it reads from Postgres at scrape time
 // (api/routes/health.ts), and a process without the API serves the same on FERRY_METRICS_PORT
 // (app/metrics-listener.ts). The README's "Metrics" section lists them.
+// The loops' heartbeats (lib/heartbeat.ts) travel with the metrics: every part is handed them already,
+// and the routes that serve /metrics serve /healthz too, which judges them.
 import client from "prom-client";
+import { Heartbeats } from "./heartbeat.ts";
 
 /** Seconds, for latencies from milliseconds (a Pod start) to hours (a task). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600];
@@ -16,8 +19,20 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
   // Every latency Ferry measures is in seconds on the same buckets, so dashboards can compare them.
   const durationHistogram = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new client.Histogram<L>({ name, help, labelNames, buckets: DURATION_BUCKETS, registers });
+  const loops = new Heartbeats();
+  new client.Gauge({
+    name: "ferry_loop_last_pass_age_seconds",
+    help: "Seconds since each loop of this process last completed a pass (since its start, before its first); /healthz fails past the loop's threshold (a minute or more).",
+    labelNames: ["component"] as const,
+    registers,
+    collect() {
+      for (const [component, h] of loops.health()) this.set({ component }, h.ageMs / 1000);
+    },
+  });
   return {
     registry,
+    /** The heartbeats of the loops this process runs (app/ferry.ts watches them). */
+    loops,
     httpRequests: new client.Counter({
       name: "ferry_http_requests_total",
       help: "HTTP requests served by the API, by method and status.",

@@ -2,6 +2,7 @@
 // runs within maxActiveRuns (a backfill's within its own), and moves tasks through their states as their
 // upstream tasks finish. Several schedulers may run against one
 // database: every step locks what it changes (SKIP LOCKED) or changes it by compare-and-set.
+import { Heartbeat, stuckAfterMsFor } from "../lib/heartbeat.ts";
 import { unservedMetrics, type Metrics } from "../lib/metrics.ts";
 import type { Db, Queryable } from "../db/db.ts";
 import { notifyWakeup, type Wakeup } from "../db/wakeup.ts";
@@ -42,6 +43,8 @@ export interface SchedulerOptions {
   clock?: () => Date;
   /** The process's metrics. @default a registry nobody serves */
   metrics?: Metrics;
+  /** /healthz calls the loop stuck after this long without a completed pass. @default stuckAfterMsFor(pollIntervalMs): a minute */
+  stuckAfterMs?: number;
 }
 
 export class Scheduler {
@@ -54,6 +57,8 @@ export class Scheduler {
   private readonly clock: () => Date;
   private readonly metrics: Metrics;
   private lastStaleSweep = 0;
+  /** When the loop last completed a pass (app/ferry.ts hands it to /healthz). */
+  readonly heartbeat: Heartbeat;
 
   constructor(
     private readonly db: Db,
@@ -67,14 +72,17 @@ export class Scheduler {
     this.definitions = opts.definitions ?? new DagDefinitionCache();
     this.clock = opts.clock ?? (() => new Date());
     this.metrics = opts.metrics ?? unservedMetrics();
+    this.heartbeat = new Heartbeat(opts.stuckAfterMs ?? stuckAfterMsFor(this.pollIntervalMs));
   }
 
   start(): void {
+    this.heartbeat.started();
     this.loop ??= this.run();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.heartbeat.stopped();
     this.wakeup.poke();
     await this.loop;
   }
@@ -87,6 +95,8 @@ export class Scheduler {
       } catch (err) {
         this.log.error("scheduler pass failed; retrying", { err });
       }
+      // A failed pass beats too: the loop is not stuck, it moves on (a Postgres outage is /readyz's).
+      this.heartbeat.beat();
       if (!this.stopped && !busy) await this.wakeup.sleep(this.pollIntervalMs);
     }
   }

@@ -9,6 +9,7 @@ import type { Metrics } from "../../lib/metrics.ts";
 import type { ApiDeps } from "../deps.ts";
 import { errorBody } from "../errors.ts";
 import { ErrorBody } from "../schemas/common.ts";
+import { Liveness } from "../schemas/resources.ts";
 import { ping } from "../../db/db.ts";
 import { countDagsByPaused } from "../../scheduler/dags.repository.ts";
 import { countByState } from "../../scheduler/runs.repository.ts";
@@ -65,16 +66,42 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 }
 
 export function healthRoutes(app: FastifyInstance, deps: ApiDeps, metrics: Metrics): void {
+  // Both loops catch every error and run until stopped, so a loop that hangs on an await that never
+  // settles shows only here: its heartbeat (lib/heartbeat.ts) stops. A 503 restarts the Pod through the
+  // liveness probe. It has the 200's shape, not an error's: no request was wrong, and a prober or a
+  // person reads one answer, whichever loop is stuck. A Postgres outage does not fail it (each failed
+  // pass still ends and beats); that is /readyz's.
   app.get(
     "/healthz",
     {
       schema: {
         tags: ["service"],
-        summary: "Liveness: the process answers",
-        response: { 200: Type.Object({ status: Type.Literal("ok") }, { additionalProperties: false }) },
+        summary: "Liveness: the process answers and its loops complete passes",
+        description:
+          "503 once a scheduler or executor loop of this process has completed no pass for longer than its threshold " +
+          "(a minute, or ten poll intervals if longer), counted from the loop's start before its first pass.",
+        response: {
+          200: Liveness("ok", "Every loop of this process completed a pass recently."),
+          503: Liveness("stuck", "A loop of this process completed no pass for too long: restart the process."),
+        },
       },
     },
-    async () => ({ status: "ok" }),
+    async (_req, reply) => {
+      const components: Record<string, { lastPassAt: string | null; lastPassAgeSeconds: number; stuckAfterSeconds: number; stuck: boolean }> = {};
+      const stuck: string[] = [];
+      for (const [name, h] of metrics.loops.health()) {
+        components[name] = {
+          lastPassAt: h.lastPassAt?.toISOString() ?? null,
+          lastPassAgeSeconds: Math.floor(h.ageMs / 1000),
+          stuckAfterSeconds: h.stuckAfterMs / 1000,
+          stuck: h.stuck,
+        };
+        if (h.stuck) stuck.push(name);
+      }
+      if (stuck.length === 0) return { status: "ok", components };
+      deps.log.warn(`loop stuck: ${stuck.join(", ")} completed no pass for too long; /healthz fails so the process is restarted`, { components });
+      return reply.status(503).send({ status: "stuck", components });
+    },
   );
 
   app.get(

@@ -242,3 +242,26 @@ export const TokenCreated = Type.Object(
   { additionalProperties: false },
 );
 export const TokenList = Type.Object({ tokens: Type.Array(Token), nextCursor: NextCursor }, { additionalProperties: false });
+
+const LoopHealth = Type.Object(
+  {
+    lastPassAt: MaybeInstant("When the loop last completed a pass; null before its first."),
+    lastPassAgeSeconds: Type.Number({ description: "Seconds since then (since the loop started, before its first pass)." }),
+    stuckAfterSeconds: Type.Number({ description: "The loop is stuck once that age is past this." }),
+    stuck: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
+/** /healthz: the state of the loops this process runs (none for an API-only process), as 200 and 503 alike. */
+export const Liveness = <S extends "ok" | "stuck">(status: S, description: string) =>
+  Type.Object(
+    {
+      status: Type.Literal(status),
+      components: Type.Object(
+        { scheduler: Type.Optional(LoopHealth), executor: Type.Optional(LoopHealth) },
+        { additionalProperties: false, description: "The loops this process runs (FERRY_COMPONENTS)." },
+      ),
+    },
+    { additionalProperties: false, description },
+  );

@@ -130,7 +130,9 @@ describe("a Ferry process without the API serves its metrics and probes", { time
     const metricsUrl = worker!.metricsUrl!;
     const health = await fetch(`${metricsUrl}/healthz`);
     assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { status: "ok" });
+    const liveness = await health.json();
+    assert.equal(liveness.status, "ok");
+    assert.deepEqual(Object.keys(liveness.components).sort(), ["executor", "scheduler"], "the loops this process runs");
     const ready = await fetch(`${metricsUrl}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: "ready" });
