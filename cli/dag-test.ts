@@ -157,7 +157,10 @@ async function follow(client: FerryClient, runPath: string, out: Out, err: Out, 
       chains.set(t.taskId, chain);
       while (chain.tries < t.tryNumber) {
         const n = ++chain.tries;
-        chain.done = chain.done.then(() => followTry(client, `${runPath}/tasks/${enc(t.taskId)}`, t.taskId, n, out, err, signal));
+        // After the final lines of the tasks seen ended so far: a downstream task can start, and print,
+        // before its upstream's log follow has reached the end, and its log must not come first.
+        const ended = printing;
+        chain.done = chain.done.then(() => ended).then(() => followTry(client, `${runPath}/tasks/${enc(t.taskId)}`, t.taskId, n, out, err, signal));
       }
       if (TASK_ENDED.has(t.state) && !reported.has(t.taskId)) {
         reported.add(t.taskId);
