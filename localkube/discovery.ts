@@ -1,5 +1,6 @@
 // What kubectl asks before it does anything: version, API discovery, and server-side Tables for `get`.
 
+import { authorizationGroup } from "./authorization.ts";
 import type { KObject, Resource } from "./store.ts";
 
 export const MINOR = "31";
@@ -21,7 +22,8 @@ export function apiVersions(serverAddress: string) {
   return { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }] };
 }
 
-export const apiGroupList = () => ({ kind: "APIGroupList", apiVersion: "v1", groups: [] });
+/** The named groups: only authorization.k8s.io, for SelfSubjectAccessReview (authorization.ts). */
+export const apiGroupList = () => ({ kind: "APIGroupList", apiVersion: "v1", groups: [authorizationGroup()] });
 
 export function apiResourceList() {
   return {

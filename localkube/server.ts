@@ -2,6 +2,7 @@
 // HTTP code equals its `code`, because clients parse that body to decide what happened.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { authorizationGroup, authorizationResourceList, selfSubjectAccessReview } from "./authorization.ts";
 import { apiGroupList, apiResourceList, apiVersions, toTable, versionInfo, wantsTable } from "./discovery.ts";
 import { listOrWatch } from "./lists.ts";
 import { checkPatchType } from "./patch.ts";
@@ -52,6 +53,12 @@ export function createHandler(store: Store, runtime: Runtime, faults: Faults, lo
     { pattern: /^\/(healthz|livez|readyz)(\/.*)?$/, methods: { GET: ({ res }) => void res.writeHead(200, { "Content-Type": "text/plain" }).end("ok") } },
     { pattern: /^\/api\/?$/, methods: { GET: (ctx) => apiVersions(ctx.serverAddress) } },
     { pattern: /^\/apis\/?$/, methods: { GET: () => apiGroupList() } },
+    { pattern: /^\/apis\/authorization\.k8s\.io\/?$/, methods: { GET: () => authorizationGroup() } },
+    { pattern: /^\/apis\/authorization\.k8s\.io\/v1\/?$/, methods: { GET: () => authorizationResourceList() } },
+    {
+      pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectaccessreviews$/,
+      methods: { POST: async (ctx) => created(ctx, selfSubjectAccessReview(await ctx.body())) },
+    },
     { pattern: /^\/openapi\/v3\/?$/, methods: { GET: () => openApiIndex() } },
     {
       pattern: /^\/openapi\/v3\/api\/v1\/?$/,

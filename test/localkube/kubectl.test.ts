@@ -100,6 +100,11 @@ describe("kubectl", () => {
     assert.match(v.serverVersion.gitVersion, /^v1\.\d+\.\d+-localkube$/);
   });
 
+  it("auth can-i asks a SelfSubjectAccessReview, which localkube always allows", async (t) => {
+    if (!needKubectl(t)) return;
+    assert.equal((await ok("auth", "can-i", "get", "pods", "--subresource=log", "-n", "default")).trim(), "yes");
+  });
+
   it("create -f works with client-side validation on; a second create is AlreadyExists", async (t) => {
     if (!needKubectl(t)) return;
     assert.equal((await ok("create", "-f", join(dir, "created.yaml"))).trim(), "pod/kc-created created");

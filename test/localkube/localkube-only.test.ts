@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Watch, type V1Pod } from "@kubernetes/client-node";
+import { AuthorizationV1Api, Watch, type V1Pod } from "@kubernetes/client-node";
 import { assertExpired } from "../conformance/target.ts";
 import { alive, apiError, podSpec, setup, sleep, terminal, waitDead, waitForGone, waitForPod, watchEvents, WORKER_IMAGE, type Env, type WatchEvent } from "./helpers.ts";
 
@@ -135,8 +135,26 @@ describe("documented deviations and exact values", () => {
     assert.equal(forbidden.code, 403);
   });
 
-  it("serves an empty /apis", async () => {
-    assert.deepEqual((await (await fetch(`${env.lk.url}/apis`)).json()).groups, []);
+  it("serves one named group in /apis: authorization.k8s.io, for SelfSubjectAccessReview", async () => {
+    const groups = (await (await fetch(`${env.lk.url}/apis`)).json()).groups;
+    assert.deepEqual(groups.map((g: { name: string }) => g.name), ["authorization.k8s.io"]);
+    const list = await (await fetch(`${env.lk.url}/apis/authorization.k8s.io/v1`)).json();
+    assert.deepEqual(list.resources.map((r: { name: string; verbs: string[] }) => [r.name, r.verbs]), [["selfsubjectaccessreviews", ["create"]]]);
+  });
+
+  it("allows every SelfSubjectAccessReview (no RBAC: as cluster-admin), and validates the review", async () => {
+    const auth = env.kc.makeApiClient(AuthorizationV1Api);
+    const review = await auth.createSelfSubjectAccessReview({
+      body: { spec: { resourceAttributes: { namespace: "team-a", verb: "get", resource: "pods", subresource: "log" } } },
+    });
+    assert.equal(review.kind, "SelfSubjectAccessReview");
+    assert.equal(review.status?.allowed, true);
+    assert.match(review.status?.reason ?? "", /localkube/);
+    assert.equal(review.spec.resourceAttributes?.subresource, "log");
+    const bad = await apiError(() => auth.createSelfSubjectAccessReview({ body: { spec: {} } }));
+    assert.equal(bad.code, 422);
+    assert.equal(bad.body.reason, "Invalid");
+    assert.match(bad.body.message, /exactly one of nonResourceAttributes or resourceAttributes must be specified/);
   });
 
   it("sendInitialEvents: initial ADDED events, a closing bookmark, and the end at timeoutSeconds", async () => {
