@@ -6,6 +6,7 @@ import { backfillsCancel, backfillsShow } from "./backfills.ts";
 import { dagsCheck } from "./check.ts";
 import { dagsBackfill, dagsList, dagsPush, logs, runsCancel, runsList, runsShow, runsTrigger } from "./commands.ts";
 import { dagsTest } from "./dag-test.ts";
+import { doctor } from "./doctor.ts";
 import { dagsDelete, dagsSetPaused, dagsShow } from "./dags.ts";
 import { init } from "./init.ts";
 import { poolsDelete, poolsList, poolsSet, poolsShow } from "./pools.ts";
@@ -35,6 +36,22 @@ const COMMANDS: Command[] = [
     summary: "run Ferry (API + scheduler + executor) on this machine",
     details: "Configured by the environment; see the README's configuration table.",
     run: () => runStart(),
+  },
+  {
+    name: "doctor",
+    args: [],
+    options: {
+      timeout: { type: "string", value: "SECONDS", help: "how long each check may wait for an answer (default 10)" },
+      json: { type: "boolean", help: "print the checks as JSON: { ok, version, checks: [{ id, title, status, detail, hint }] }" },
+    },
+    summary: "check the setup `ferry start` would use (config, Postgres, Kubernetes, RBAC, log store)",
+    details:
+      "Reads the same environment as `ferry start` and checks, one line each: the configuration and pod template;\n" +
+      "Postgres and its schema version (nothing is migrated); the Kubernetes API, the task and allowed namespaces\n" +
+      "and, in each, the RBAC Ferry needs (asked with SelfSubjectAccessReview, as the identity Ferry would use);\n" +
+      "the log store (a probe object is written, read back and deleted); the worker image. A check that depends on\n" +
+      "a failed one is skipped. Exits 0 when nothing failed, 1 otherwise.",
+    run: (a) => doctor(a, out),
   },
   {
     name: "localkube",
