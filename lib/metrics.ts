@@ -19,6 +19,8 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
   // Every latency Ferry measures is in seconds on the same buckets, so dashboards can compare them.
   const durationHistogram = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new client.Histogram<L>({ name, help, labelNames, buckets: DURATION_BUCKETS, registers });
+  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Counter<L>({ name, help, labelNames, registers });
   const loops = new Heartbeats();
   new client.Gauge({
     name: "ferry_loop_last_pass_age_seconds",
@@ -33,24 +35,9 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
     registry,
     /** The heartbeats of the loops this process runs (app/ferry.ts watches them). */
     loops,
-    httpRequests: new client.Counter({
-      name: "ferry_http_requests_total",
-      help: "HTTP requests served by the API, by method and status.",
-      labelNames: ["method", "status"] as const,
-      registers,
-    }),
-    runsCreated: new client.Counter({
-      name: "ferry_runs_created_total",
-      help: "Runs created, by type (scheduled, manual, backfill).",
-      labelNames: ["type"] as const,
-      registers,
-    }),
-    runsFinished: new client.Counter({
-      name: "ferry_runs_finished_total",
-      help: "Runs that reached a final state, by that state.",
-      labelNames: ["state"] as const,
-      registers,
-    }),
+    httpRequests: counter("ferry_http_requests_total", "HTTP requests served by the API, by method and status.", ["method", "status"] as const),
+    runsCreated: counter("ferry_runs_created_total", "Runs created, by type (scheduled, manual, backfill).", ["type"] as const),
+    runsFinished: counter("ferry_runs_finished_total", "Runs that reached a final state, by that state.", ["state"] as const),
     tryDuration: durationHistogram("ferry_task_duration_seconds", "How long a try's container ran (start to end), by how the try ended.", ["state"] as const),
     queueWait: durationHistogram(
       "ferry_task_queue_wait_seconds",
@@ -58,30 +45,15 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
     ),
     podStart: durationHistogram("ferry_pod_start_seconds", "From a try's claim to its container running (Pod create, scheduling, image, start)."),
     dependencyHop: durationHistogram("ferry_dependency_hop_seconds", "From the last upstream task's end to the downstream task's Pod create being sent."),
-    podsCreated: new client.Counter({ name: "ferry_pods_created_total", help: "Task Pods created.", registers }),
-    triesFailed: new client.Counter({
-      name: "ferry_tries_failed_total",
-      help: "Tries that failed, by reason (Error, OOMKilled, Evicted, ...) and whether they used up a retry (infra: true if not).",
-      labelNames: ["reason", "infra"] as const,
-      registers,
-    }),
-    kubeRequests: new client.Counter({
-      name: "ferry_kube_requests_total",
-      help: "Kubernetes API requests, by verb and HTTP status (0: no answer).",
-      labelNames: ["verb", "code"] as const,
-      registers,
-    }),
-    watchRestarts: new client.Counter({
-      name: "ferry_kube_watch_restarts_total",
-      help: "Pod watches started again, by why (ended, expired, error, silent).",
-      labelNames: ["reason"] as const,
-      registers,
-    }),
-    logBytes: new client.Counter({ name: "ferry_log_bytes_shipped_total", help: "Bytes of task logs written to the log store.", registers }),
-    logStoreErrors: new client.Counter({ name: "ferry_log_store_errors_total", help: "Failed writes to the log store (each is retried).", registers }),
+    podsCreated: counter("ferry_pods_created_total", "Task Pods created."),
+    triesFailed: counter("ferry_tries_failed_total", "Tries that failed, by reason (Error, OOMKilled, Evicted, ...) and whether they used up a retry (infra: true if not).", ["reason", "infra"] as const),
+    kubeRequests: counter("ferry_kube_requests_total", "Kubernetes API requests, by verb and HTTP status (0: no answer).", ["verb", "code"] as const),
+    watchRestarts: counter("ferry_kube_watch_restarts_total", "Pod watches started again, by why (ended, expired, error, silent).", ["reason"] as const),
+    logBytes: counter("ferry_log_bytes_shipped_total", "Bytes of task logs written to the log store."),
+    logStoreErrors: counter("ferry_log_store_errors_total", "Failed writes to the log store (each is retried)."),
     logLag: durationHistogram("ferry_log_finish_lag_seconds", "From a try's outcome being recorded to its whole log being in the store."),
-    adoptions: new client.Counter({ name: "ferry_tries_adopted_total", help: "Tries taken over from an executor whose lease ran out.", registers }),
-    orphanPods: new client.Counter({ name: "ferry_orphan_pods_removed_total", help: "Pods with Ferry's label that no live try owned, removed by the sweeper.", registers }),
+    adoptions: counter("ferry_tries_adopted_total", "Tries taken over from an executor whose lease ran out."),
+    orphanPods: counter("ferry_orphan_pods_removed_total", "Pods with Ferry's label that no live try owned, removed by the sweeper."),
   };
 }
 

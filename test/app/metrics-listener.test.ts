@@ -17,20 +17,10 @@ import { freePort } from "../../db/embedded.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { dagFile } from "../support/api.ts";
 import { startTestFerry, TEST_TOKEN, type TestFerry } from "../support/ferry.ts";
+import { sample } from "../support/metrics.ts";
 
 const METRICS_TOKEN = "metrics-token-0123456789";
 const quiet = process.env.FERRY_TEST_VERBOSE ? { format: "pretty" as const } : { level: "silent" as const };
-
-/** The value of one sample, by metric name and labels (all of them, as Prometheus prints them). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 /** Whether a TCP connection to 127.0.0.1:port is refused, i.e. nothing listens there. */
 function refused(port: number): Promise<boolean> {
