@@ -1,9 +1,11 @@
 // A task for the stress test: prints a deterministic output of one kind to stdout and, right after each
 // write, the same bytes to a file on the host, so the test can compare what the task printed with what
-// Ferry stored. Run by localkube as a pod task's command: `node printer.mjs KIND FILE SEED [N] [MS]`.
+// Ferry stored. Run by localkube as a pod task's command: `node printer.mjs KIND FILE SEED [N] [MS] [LINGER_MS]`.
 // It opens FILE with O_EXCL, so a try whose task ran twice fails loudly instead of merging two outputs.
 // On SIGTERM (a cancel or a deadline) it finishes the write it is in and exits 143, so its file and its
 // log must match exactly; a SIGKILL (memory limit, eviction) may land between the two writes of a chunk.
+// Given LINGER_MS, it goes on printing that long after the SIGTERM first, as a task that cleans up does:
+// its Pod already reports Failed, but its container still runs.
 import { mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -66,23 +68,25 @@ function writeAll(fd, buf) {
 }
 
 async function main() {
-  const [kind, file, seedText, nText = "0", msText = "0"] = process.argv.slice(2);
+  const [kind, file, seedText, nText = "0", msText = "0", lingerText = "0"] = process.argv.slice(2);
   const seed = Number(seedText);
   const n = Number(nText);
   const ms = Number(msText);
   mkdirSync(dirname(file), { recursive: true });
   const out = openSync(file, "wx");
-  let stop = false;
-  process.on("SIGTERM", () => (stop = true));
+  const linger = Number(lingerText);
+  let stopAt = null;
+  const stopping = () => stopAt !== null && Date.now() - stopAt >= linger;
+  process.on("SIGTERM", () => (stopAt ??= Date.now()));
   const hold = [];
   for (const chunk of chunks(kind, seed, n)) {
-    if (stop) process.exit(143);
+    if (stopping()) process.exit(143);
     writeAll(1, chunk);
     writeAll(out, chunk);
     if (kind === "oom") hold.push(Buffer.alloc(8 * 1024 * 1024, 1));
     await new Promise((r) => (ms > 0 ? setTimeout(r, ms) : setImmediate(r)));
   }
-  if (stop) process.exit(143);
+  if (stopAt !== null) process.exit(143);
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop())) await main();

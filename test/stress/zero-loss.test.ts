@@ -32,7 +32,7 @@ const MiB = 1024 * 1024;
 interface Kind {
   name: string;
   count: number;
-  printer: [kind: string, n: number, ms: number];
+  printer: [kind: string, n: number, ms: number, lingerMs?: number];
   options?: string;
   /** SIGKILL may land between a chunk's two writes, so the log may hold one chunk more than the file. */
   killed?: boolean;
@@ -47,13 +47,17 @@ const KINDS: Kind[] = [
   { name: "deadline", count: 6, printer: ["ticker", 400, 100], options: `timeout: "2s"` },
   { name: "oom", count: 4, printer: ["oom", 400, 50], options: `resources: { limits: { memory: "64Mi" } }`, killed: true },
   { name: "evicted", count: 5, printer: ["ticker", 60, 150], options: `retries: 1, retryDelay: "1s"`, killed: true },
+  // Past its deadline it prints on for 6 s (its Pod already reports Failed; the grace period is 10 s) and
+  // is retried at once (under this load a claim can take seconds, hence so long):
+  // its next try must wait for that container to end.
+  { name: "lingering", count: 4, printer: ["ticker", 400, 100, 6000], options: `timeout: "2s", retries: 1, retryDelay: "0s"` },
 ];
 const CANCELLED = 15;
 const CLEARED = 8;
 
-function printerCommand(kind: string, seed: number, n: number, ms: number, out: string): string {
+function printerCommand(kind: string, seed: number, n: number, ms: number, out: string, lingerMs = 0): string {
   const file = `${out}/{{ dagId }}/{{ runId }}/{{ taskId }}/{{ tryNumber }}`;
-  return JSON.stringify(["node", PRINTER, kind, file, String(seed), String(n), String(ms)]);
+  return JSON.stringify(["node", PRINTER, kind, file, String(seed), String(n), String(ms), String(lingerMs)]);
 }
 
 function mainDag(out: string): string {
@@ -63,7 +67,7 @@ function mainDag(out: string): string {
     for (let i = 0; i < k.count; i++, seed++) {
       const n = k.name === "ticker" ? 20 + 5 * i : k.printer[1];
       const opts = k.options ? `, ${k.options}` : "";
-      tasks.push(`  podTask("${k.name}_${i}", { image: "node:20", command: ${printerCommand(k.printer[0], seed, n, k.printer[2], out)}${opts} });`);
+      tasks.push(`  podTask("${k.name}_${i}", { image: "node:20", command: ${printerCommand(k.printer[0], seed, n, k.printer[2], out, k.printer[3])}${opts} });`);
     }
   }
   return `import { dag, podTask } from "ferry";\nexport default dag("stress_main", { schedule: null }, () => {\n${tasks.join("\n")}\n});\n`;
@@ -295,9 +299,22 @@ describe("zero log loss under load, cancels, kills and an executor crash", { tim
     }
     assert.deepEqual(problems, [], "every try's stored log equals what its task printed");
 
+    // One try at a time: a retry's or a clear's try was made only once the try before it had ended and
+    // its log was safe (its container gone), through the cancels, deadlines, evictions and the kill.
+    const overlapping = await db.db.query<{ pod_name: string; created_at: Date; before_finished: Date | null }>(
+      `SELECT t.pod_name, t.created_at, p.log_finished_at AS before_finished
+         FROM task_tries t JOIN task_tries p ON p.task_instance_id = t.task_instance_id AND p.try_number = t.try_number - 1
+        WHERE p.log_finished_at IS NULL OR t.created_at < p.log_finished_at`,
+    );
+    const [{ n: retried }] = await db.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM task_tries WHERE try_number > 1`);
+    assert.ok(retried >= CLEARED, `tries after the first were made (${retried})`);
+    assert.deepEqual(overlapping, [], "no try was made while the one before it could still be running");
+
     // Each kind ended the way it was made to.
     const byTask = (prefix: string) => tries.filter((t) => t.dag_id === "stress_main" && t.task_id.startsWith(prefix));
     for (const t of byTask("deadline_")) assert.equal(t.reason, "DeadlineExceeded", `${t.task_id}`);
+    assert.equal(byTask("lingering_").length, 2 * 4, "each lingering task ran its two tries");
+    for (const t of byTask("lingering_")) assert.equal(t.reason, "DeadlineExceeded", `${t.task_id} try ${t.try_number}`);
     for (const t of byTask("oom_")) assert.equal(t.reason, "OOMKilled", `${t.task_id}`);
     for (const t of byTask("evicted_")) {
       if (t.try_number === 1) assert.equal(t.reason, "Evicted", `${t.task_id} try 1`);
